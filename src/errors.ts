@@ -1,0 +1,82 @@
+/**
+ * The error catalogue: every error a client can see has a stable code, an HTTP status and a message.
+ * Routes throw `ApiError`s; one handler in src/api/errorHandler.ts turns them into responses.
+ */
+export const API_ERRORS = {
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  INVALID_BODY: { status: 400, message: 'The request body must be a JSON object.' },
+  MISSING_FIELD: { status: 400, message: 'A required field is missing.' },
+  INVALID_FIELD: { status: 400, message: 'A field has an invalid value.' },
+  UNKNOWN_ENTITY_TYPE: { status: 400, message: 'The entity type is not registered.' },
+  INVALID_ENTITY_IDS: { status: 400, message: 'entityIds must be a non-empty array of non-empty strings.' },
+  TOO_MANY_ENTITY_IDS: { status: 400, message: 'Too many entity IDs in one action.' },
+  EMPTY_UPDATE: { status: 400, message: 'fieldsToUpdate must set at least one field.' },
+  UNKNOWN_UPDATE_FIELD: { status: 400, message: 'The entity type has no such updatable field.' },
+  INVALID_UPDATE_VALUE: { status: 400, message: 'The value does not match the field schema.' },
+  READ_ONLY_FIELD: { status: 400, message: 'The field is read-only.' },
+  RESERVED_FIELD: { status: 400, message: 'The field name is reserved.' },
+  DEDUPE_KEY_CONFLICT: { status: 400, message: 'A de-duplication key cannot be set to one value on more than one entity.' },
+  SCHEDULING_NOT_SUPPORTED: { status: 400, message: 'scheduledAt is not supported yet.' },
+  INVALID_QUERY: { status: 400, message: 'A query parameter has an invalid value.' },
+  ACTION_NOT_FOUND: { status: 404, message: 'No bulk action has this id.' },
+  ENTITY_NOT_FOUND: { status: 404, message: 'No entity of this type has this id in this account.' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
+  DUPLICATE_ACTION: { status: 409, message: 'The same bulk action was submitted recently.' },
+  IDEMPOTENCY_KEY_REUSED: { status: 409, message: 'This Idempotency-Key was used with a different request.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
+  RATE_LIMITED: { status: 429, message: 'Too many bulk actions for this account; retry later.' },
+  INTERNAL: { status: 500, message: 'Internal error.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ApiErrorCode,
+    message?: string,
+    readonly details: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message ?? API_ERRORS[code].message);
+    this.name = 'ApiError';
+    this.status = API_ERRORS[code].status;
+  }
+}
+
+/** Reason codes of per-entity outcomes (the `code` of a log row). */
+export const OUTCOME_CODES = {
+  DUPLICATE_ID: 'The entity ID appears earlier in the same request.',
+  NOT_FOUND: 'No entity with this ID exists in this account.',
+  VALIDATION_FAILED: "The handler's rules rejected the update.",
+  UPDATE_FAILED: 'The update failed permanently.',
+  RETRIES_EXHAUSTED: 'Transient errors persisted through every retry.',
+  CANCELLED: 'The action was cancelled before this entity was processed.',
+} as const;
+export type OutcomeCode = keyof typeof OUTCOME_CODES;
+
+/** `DUPLICATE_EMAIL` for the key `email`: the code of an entity skipped by a type's de-duplication key. */
+export function duplicateKeyCode(field: string): string {
+  return `DUPLICATE_${field.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
+}
+
+/**
+ * Thrown by a handler for an entity that can never succeed (bad data, a business rule).
+ * The entity fails with `code`; the batch is not retried. Anything else a handler throws is transient.
+ */
+export class PermanentError extends Error {
+  constructor(
+    message: string,
+    readonly code: string = 'UPDATE_FAILED',
+  ) {
+    super(message);
+    this.name = 'PermanentError';
+  }
+}
+
+/** Whatever was thrown, as an Error. */
+export function toError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  return new Error(typeof thrown === 'string' ? thrown : JSON.stringify(thrown));
+}

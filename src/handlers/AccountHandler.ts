@@ -1,0 +1,38 @@
+import { BaseEntityHandler, type EntityResult } from './BaseEntityHandler';
+import type { EntitySchema } from './fieldSchema';
+import type { EntitySnapshot } from '../store/entityStore';
+import type { FieldUpdates } from '../types/entities';
+
+export class AccountHandler extends BaseEntityHandler {
+  override readonly fields: EntitySchema = {
+    name: { type: 'string', maxLength: 200 },
+    domain: { type: 'string', maxLength: 253, pattern: /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i, nullable: true },
+    industry: { type: 'string', maxLength: 100, nullable: true },
+    employees: { type: 'integer', min: 0 },
+    status: { type: 'enum', values: ['active', 'inactive'] },
+  };
+
+  constructor() {
+    super('account');
+  }
+
+  async validateEntity(entityId: string): Promise<boolean> {
+    return this.crmClient.exists(entityId);
+  }
+
+  async updateEntity(entityId: string, updates: FieldUpdates): Promise<void> {
+    await this.updateOneThatPasses(entityId, updates, checkAccount);
+  }
+
+  override processBatch(entities: EntitySnapshot[], updates: FieldUpdates): Promise<EntityResult[]> {
+    return this.updateAllThatPass(entities, updates, checkAccount);
+  }
+}
+
+/** An inactive account keeps its history; re-opening it in bulk is fine, renaming it is not. */
+function checkAccount(entity: EntitySnapshot, updates: FieldUpdates): string | null {
+  if (entity.data.status === 'inactive' && updates.name !== undefined && updates.status !== 'active') {
+    return `account ${entity.id} is inactive; reactivate it to rename it`;
+  }
+  return null;
+}

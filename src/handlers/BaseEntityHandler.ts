@@ -1,0 +1,119 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { PermanentError, toError } from '../errors';
+import type { EntitySnapshot } from '../store/entityStore';
+import type { FieldUpdates } from '../types/entities';
+import type { CrmClient } from './crmClient';
+import type { EntitySchema } from './fieldSchema';
+
+/** What a handler reports for one entity it was given. Anything it throws instead is transient. */
+export interface EntityResult {
+  entityId: string;
+  status: 'SUCCESS' | 'FAILED';
+  code: string | null;
+  message: string | null;
+}
+
+/**
+ * The CRM client of the batch being processed. Handlers are shared singletons and batches run
+ * concurrently, so the client travels with the async context rather than living on `this`.
+ */
+const batchContext = new AsyncLocalStorage<CrmClient>();
+
+export function runWithCrmClient<T>(client: CrmClient, fn: () => Promise<T>): Promise<T> {
+  return batchContext.run(client, fn);
+}
+
+/**
+ * Base class of every entity handler (see docs/adding-an-entity-type.md).
+ *
+ * A subclass written as the seed's guide shows implements only `validateEntity` and `updateEntity`;
+ * the default `processBatch` calls them per entity. Built-in handlers override `processBatch`
+ * to do a few round trips per batch instead. Existence, account scoping and de-duplication are
+ * checked by the core before a handler sees an entity.
+ */
+export abstract class BaseEntityHandler {
+  /** Updatable fields. Without a declaration, any safe field name with a JSON scalar or string[] value is accepted. */
+  readonly fields?: EntitySchema;
+  /** The field whose equal values mark duplicate entities within one action (e.g. 'email'). */
+  readonly dedupeKey?: string;
+
+  constructor(readonly entityType: string) {}
+
+  /** The account- and type-scoped CRM client of the current batch. */
+  protected get crmClient(): CrmClient {
+    const client = batchContext.getStore();
+    if (!client) throw new Error(`${this.entityType} handler used outside a batch: no crmClient in context`);
+    return client;
+  }
+
+  /** False fails the entity with VALIDATION_FAILED. */
+  abstract validateEntity(entityId: string): Promise<boolean>;
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the seed's published signature
+  abstract updateEntity(entityId: string, updates: Record<string, any>): Promise<void>;
+
+  /**
+   * Processes the entities of one batch that exist, belong to the account and are not duplicates.
+   * Must return one result per entity. Throwing retries the whole batch (only unrecorded entities are redone).
+   */
+  async processBatch(entities: EntitySnapshot[], updates: FieldUpdates): Promise<EntityResult[]> {
+    const results: EntityResult[] = [];
+    for (const entity of entities) {
+      try {
+        if (!(await this.validateEntity(entity.id))) {
+          results.push(failed(entity.id, 'VALIDATION_FAILED', `${this.entityType} ${entity.id} did not pass validation`));
+          continue;
+        }
+        await this.updateEntity(entity.id, updates);
+        results.push(succeeded(entity.id));
+      } catch (thrown) {
+        const error = toError(thrown);
+        if (!(error instanceof PermanentError)) throw error;
+        results.push(failed(entity.id, error.code, error.message));
+      }
+    }
+    return results;
+  }
+
+  /**
+   * The batch path of the built-in handlers: `check` runs in memory on each entity (null = fine),
+   * then everything that passed is updated in one round trip.
+   */
+  protected async updateAllThatPass(
+    entities: EntitySnapshot[],
+    updates: FieldUpdates,
+    check: (entity: EntitySnapshot, updates: FieldUpdates) => string | null,
+  ): Promise<EntityResult[]> {
+    const results: EntityResult[] = [];
+    const passing: string[] = [];
+    for (const entity of entities) {
+      const problem = check(entity, updates);
+      if (problem === null) passing.push(entity.id);
+      else results.push(failed(entity.id, 'VALIDATION_FAILED', problem));
+    }
+    await this.crmClient.updateMany(passing, updates);
+    for (const id of passing) results.push(succeeded(id));
+    return results;
+  }
+
+  /** The per-entity path of the built-in handlers, with the same `check` as their batch path. */
+  protected async updateOneThatPasses(
+    entityId: string,
+    updates: FieldUpdates,
+    check: (entity: EntitySnapshot, updates: FieldUpdates) => string | null,
+  ): Promise<void> {
+    const [entity] = await this.crmClient.getMany([entityId]);
+    if (!entity) throw new PermanentError(`${this.entityType} ${entityId} not found`, 'NOT_FOUND');
+    const problem = check(entity, updates);
+    if (problem !== null) throw new PermanentError(problem, 'VALIDATION_FAILED');
+    await this.crmClient.update(entityId, updates);
+  }
+}
+
+export function succeeded(entityId: string): EntityResult {
+  return { entityId, status: 'SUCCESS', code: null, message: null };
+}
+
+export function failed(entityId: string, code: string, message: string): EntityResult {
+  return { entityId, status: 'FAILED', code, message };
+}

@@ -1,0 +1,87 @@
+/**
+ * Glossary
+ * - account:  a tenant of the CRM. Every entity belongs to exactly one; every action runs inside one.
+ * - entity:   one CRM record (a contact, a lead, ...) identified by (entityType, id).
+ * - handler:  the class that knows how to validate and update one entity type (src/handlers/).
+ * - action:   one bulk request: "set these fields on these entities of this account".
+ * - batch:    a slice of an action's entities (BATCH_SIZE, default 1000) that travels through the queue.
+ * - outcome:  what happened to one submitted entity ID: SUCCESS, FAILED or SKIPPED, with a reason code.
+ */
+
+/** Every entity type the platform can update. Add a member here when you add a handler. */
+export type EntityType =
+  | 'contact'
+  | 'lead'
+  | 'account'
+  | 'product';
+
+export type ActionStatus = 'PENDING' | 'SCHEDULED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+export const TERMINAL_STATUSES: readonly ActionStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
+
+export type OutcomeStatus = 'SUCCESS' | 'FAILED' | 'SKIPPED';
+
+/** Field values a bulk update may set. */
+export type FieldValue = string | number | boolean | null | string[];
+export type FieldUpdates = Record<string, FieldValue>;
+
+/** One stored CRM record. `data` holds the type's own fields. */
+export interface EntityRecord {
+  id: string;
+  accountId: string;
+  data: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Progress {
+  processed: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+}
+
+/** An action as stored by the job store. Times are epoch milliseconds. */
+export interface BulkAction {
+  id: string;
+  accountId: string;
+  entityType: string;
+  status: ActionStatus;
+  fieldsToUpdate: FieldUpdates;
+  /** Every submitted ID, repeats included. */
+  totalEntities: number;
+  createdAt: number;
+  scheduledAt: number | null;
+  startedAt: number | null;
+  completedAt: number | null;
+  progress: Progress;
+  /** Why the action as a whole failed, when it did. */
+  error: string | null;
+}
+
+/**
+ * The unit of work on the queue. `seqs[i]` is the position of `entityIds[i]` in the original request:
+ * outcomes are keyed by (actionId, seq), which is what makes recording them idempotent.
+ */
+export interface BatchMessage {
+  actionId: string;
+  accountId: string;
+  entityType: string;
+  batchNo: number;
+  entityIds: string[];
+  seqs: number[];
+  fieldsToUpdate: FieldUpdates;
+}
+
+/** What happened to one submitted entity ID. */
+export interface Outcome {
+  seq: number;
+  entityId: string;
+  status: OutcomeStatus;
+  /** Reason code; null only for SUCCESS. */
+  code: string | null;
+  message: string | null;
+}
+
+export interface OutcomeLog extends Outcome {
+  processedAt: number;
+}

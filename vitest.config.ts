@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // SQLite files and the worker pool are per test; two forks fit the 2-core machine.
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
