@@ -1,0 +1,107 @@
+import type { Config } from '../config';
+import { ApiError, toError } from '../errors';
+import type { HandlerRegistry } from '../handlers/index';
+import type { BatchQueue } from '../queue/batchQueue';
+import type { JobStore } from '../store/jobStore';
+import type { BulkAction, Outcome } from '../types/entities';
+import { actionView } from './actionView';
+import { payloadHash, planBatches, splitIntoBatches } from './planBatches';
+import type { RateLimiter } from './rateLimiter';
+import { validateCreateRequest } from './validateRequest';
+
+export interface CreateDeps {
+  jobStore: JobStore;
+  queue: BatchQueue;
+  rateLimiter: RateLimiter;
+  handlers: HandlerRegistry;
+  config: Pick<Config, 'batchSize' | 'maxEntityIds' | 'duplicateWindowSeconds'>;
+  now: () => number;
+  newId: () => string;
+}
+
+/** `body` is the exact JSON to send: a replay must return byte-for-byte what the first call did. */
+export type CreateResult = { kind: 'created' | 'replayed'; status: number; body: string; actionId: string };
+
+/** Printable ASCII, as HTTP header values are safest to echo and store. */
+const IDEMPOTENCY_KEY = /^[\x20-\x7E]{1,200}$/;
+
+/**
+ * The create path: validate -> rate limit -> duplicate detection -> job record -> queue.
+ *
+ * The action row (with the SKIPPED outcomes of repeated IDs) is stored before its batches are
+ * enqueued: a worker that receives a batch can always find its action. Duplicate detection and the
+ * Idempotency-Key lookup happen inside the same insert, so two concurrent identical requests cannot
+ * both create an action.
+ */
+export async function createBulkAction(deps: CreateDeps, body: unknown, idempotencyKey: string | null): Promise<CreateResult> {
+  const { jobStore, config } = deps;
+  if (idempotencyKey !== null && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+    throw new ApiError('INVALID_FIELD', 'Idempotency-Key must be 1 to 200 printable ASCII characters', { field: 'Idempotency-Key' });
+  }
+  const request = validateCreateRequest(body, deps.handlers, { maxEntityIds: config.maxEntityIds });
+
+  const now = deps.now();
+  const decision = await deps.rateLimiter.hit(request.accountId, now);
+  if (!decision.allowed) {
+    const seconds = decision.retryAfterSeconds;
+    throw new ApiError('RATE_LIMITED', undefined, { retryAfterSeconds: seconds }, { 'Retry-After': String(seconds) });
+  }
+
+  const { accountId, entityType, entityIds, fieldsToUpdate } = request;
+  const plan = planBatches(entityIds);
+  const hash = payloadHash(accountId, entityType, entityIds, fieldsToUpdate);
+  const action: BulkAction = {
+    id: deps.newId(),
+    accountId,
+    entityType,
+    status: 'PENDING',
+    fieldsToUpdate,
+    totalEntities: entityIds.length,
+    createdAt: now,
+    scheduledAt: null,
+    startedAt: null,
+    completedAt: null,
+    progress: { processed: 0, succeeded: 0, failed: 0, skipped: 0 },
+    error: null,
+  };
+  const creationResponse = JSON.stringify(actionView(action));
+  const initialOutcomes: Outcome[] = plan.repeats.map((repeat) => ({
+    seq: repeat.seq,
+    entityId: repeat.entityId,
+    status: 'SKIPPED',
+    code: 'DUPLICATE_ID',
+    message: `entity ID repeats the one at position ${repeat.firstSeq}`,
+  }));
+
+  // A request with its own Idempotency-Key says what counts as "the same request"; the payload
+  // window is only the safety net for clients that send none.
+  const duplicateSince = idempotencyKey !== null || config.duplicateWindowSeconds <= 0 ? null : now - config.duplicateWindowSeconds * 1000;
+  const inserted = await jobStore.insertAction({ action, payloadHash: hash, idempotencyKey, creationResponse, initialOutcomes }, duplicateSince);
+
+  if (!inserted.created) {
+    if (inserted.reason === 'IDEMPOTENCY_KEY') {
+      if (inserted.payloadHash === hash) {
+        return { kind: 'replayed', status: 202, body: inserted.creationResponse, actionId: inserted.existing.id };
+      }
+      throw new ApiError('IDEMPOTENCY_KEY_REUSED', undefined, { actionId: inserted.existing.id });
+    }
+    throw new ApiError(
+      'DUPLICATE_ACTION',
+      `An identical bulk action (${inserted.existing.id}) was created within the last ${config.duplicateWindowSeconds} seconds`,
+      { actionId: inserted.existing.id, status: inserted.existing.status },
+    );
+  }
+
+  // entityIds is never empty, so there is at least one batch and the action can complete.
+  const batches = splitIntoBatches(action.id, accountId, entityType, fieldsToUpdate, plan.unique, config.batchSize);
+  try {
+    await deps.queue.enqueue(batches);
+  } catch (thrown) {
+    // Without its batches the action would stay PENDING forever; fail it so the client sees why.
+    // If that fails too, the enqueue error is still the one worth reporting.
+    const error = toError(thrown);
+    await jobStore.failAction(action.id, `could not enqueue batches: ${error.message}`, deps.now()).catch(() => undefined);
+    throw error;
+  }
+  return { kind: 'created', status: 202, body: creationResponse, actionId: action.id };
+}

@@ -1,0 +1,203 @@
+import { ApiError } from '../errors';
+import type { BaseEntityHandler } from '../handlers/BaseEntityHandler';
+import { checkFieldValue } from '../handlers/fieldSchema';
+import { handlerFor, type HandlerRegistry } from '../handlers/index';
+import type { FieldUpdates, FieldValue } from '../types/entities';
+
+/** A create request that passed every check the API can make without touching the stores. */
+export interface ValidatedRequest {
+  accountId: string;
+  entityType: string;
+  entityIds: string[];
+  fieldsToUpdate: FieldUpdates;
+  /** Always null until scheduling lands. */
+  scheduledAt: number | null;
+}
+
+export interface RequestLimits {
+  maxEntityIds: number;
+}
+
+const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(['accountId', 'entityType', 'entityIds', 'fieldsToUpdate', 'scheduledAt']);
+const MAX_ACCOUNT_ID_LENGTH = 128;
+const MAX_ENTITY_ID_LENGTH = 256;
+const MAX_FIELD_NAME_LENGTH = 128;
+
+/**
+ * Names no update may set, whatever the handler declares: prototype keys (an update object is
+ * spread into stored records), operator-like names a document store would interpret, and the
+ * columns the platform owns.
+ */
+const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+  'id',
+  '_id',
+  'accountId',
+  'createdAt',
+  'updatedAt',
+]);
+
+/**
+ * Checks a POST /bulk-actions body and returns it typed. Pure; throws the first problem as an
+ * ApiError whose `details.field` names the offending path.
+ *
+ * Own keys are read with Object.keys/Object.hasOwn only: JSON.parse creates a real own property
+ * called "__proto__", which `in` or a prototype lookup would misread.
+ */
+export function validateCreateRequest(body: unknown, registry: HandlerRegistry, limits: RequestLimits): ValidatedRequest {
+  if (!isPlainObject(body)) throw new ApiError('INVALID_BODY');
+
+  // A typo such as "fieldToUpdate" must fail loudly rather than be ignored.
+  const unknownKeys = Object.keys(body).filter((key) => !TOP_LEVEL_KEYS.has(key));
+  if (unknownKeys.length > 0) {
+    throw new ApiError('INVALID_FIELD', `Unknown field(s): ${unknownKeys.join(', ')}`, {
+      field: unknownKeys[0],
+      unknown: unknownKeys,
+      allowed: [...TOP_LEVEL_KEYS],
+    });
+  }
+
+  const accountId = readAccountId(body);
+  const handler = readHandler(body, registry);
+  const entityIds = readEntityIds(body, limits.maxEntityIds);
+  const fieldsToUpdate = readFieldsToUpdate(body, handler);
+
+  const dedupeKey = handler.dedupeKey;
+  if (dedupeKey !== undefined && Object.hasOwn(fieldsToUpdate, dedupeKey) && fieldsToUpdate[dedupeKey] !== null) {
+    // Giving one key value to two entities would make them duplicates of each other on purpose.
+    if (hasTwoDistinct(entityIds)) {
+      throw new ApiError('DEDUPE_KEY_CONFLICT', `${dedupeKey} can only be set when the action targets a single entity`, {
+        field: `fieldsToUpdate.${dedupeKey}`,
+      });
+    }
+  }
+
+  if (Object.hasOwn(body, 'scheduledAt') && body.scheduledAt !== null) {
+    throw new ApiError('SCHEDULING_NOT_SUPPORTED', undefined, { field: 'scheduledAt' });
+  }
+
+  return { accountId, entityType: handler.entityType, entityIds, fieldsToUpdate, scheduledAt: null };
+}
+
+function readAccountId(body: Record<string, unknown>): string {
+  if (!Object.hasOwn(body, 'accountId')) throw missing('accountId');
+  const accountId = body.accountId;
+  if (typeof accountId !== 'string' || accountId.length === 0 || accountId.length > MAX_ACCOUNT_ID_LENGTH) {
+    throw new ApiError('INVALID_FIELD', `accountId must be a non-empty string of at most ${MAX_ACCOUNT_ID_LENGTH} characters`, {
+      field: 'accountId',
+    });
+  }
+  return accountId;
+}
+
+function readHandler(body: Record<string, unknown>, registry: HandlerRegistry): BaseEntityHandler {
+  if (!Object.hasOwn(body, 'entityType')) throw missing('entityType');
+  const entityType = body.entityType;
+  const handler = typeof entityType === 'string' ? handlerFor(registry, entityType) : undefined;
+  if (handler) return handler;
+  const allowed = Object.keys(registry);
+  if (typeof entityType !== 'string') {
+    throw new ApiError('INVALID_FIELD', 'entityType must be a string', { field: 'entityType', allowed });
+  }
+  throw new ApiError('UNKNOWN_ENTITY_TYPE', `Unknown entityType "${entityType}"; expected one of ${allowed.join(', ')}`, {
+    field: 'entityType',
+    allowed,
+  });
+}
+
+/** Runs on up to a million IDs per request, hence the plain loop and no per-item allocation. */
+function readEntityIds(body: Record<string, unknown>, maxEntityIds: number): string[] {
+  if (!Object.hasOwn(body, 'entityIds')) throw missing('entityIds');
+  const ids = body.entityIds;
+  if (!Array.isArray(ids) || ids.length === 0) throw new ApiError('INVALID_ENTITY_IDS', undefined, { field: 'entityIds' });
+  if (ids.length > maxEntityIds) {
+    throw new ApiError('TOO_MANY_ENTITY_IDS', `At most ${maxEntityIds} entity IDs per action; got ${ids.length}`, {
+      field: 'entityIds',
+      max: maxEntityIds,
+      received: ids.length,
+    });
+  }
+  for (let i = 0; i < ids.length; i++) {
+    const id: unknown = ids[i];
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ENTITY_ID_LENGTH) {
+      throw new ApiError(
+        'INVALID_ENTITY_IDS',
+        `entityIds[${i}] must be a non-empty string of at most ${MAX_ENTITY_ID_LENGTH} characters`,
+        { field: `entityIds[${i}]` },
+      );
+    }
+  }
+  return ids as string[];
+}
+
+/** Returns a fresh object holding only the validated keys, so nothing unchecked reaches the stores. */
+function readFieldsToUpdate(body: Record<string, unknown>, handler: BaseEntityHandler): FieldUpdates {
+  if (!Object.hasOwn(body, 'fieldsToUpdate')) throw missing('fieldsToUpdate');
+  const raw = body.fieldsToUpdate;
+  if (!isPlainObject(raw)) throw new ApiError('INVALID_FIELD', 'fieldsToUpdate must be an object', { field: 'fieldsToUpdate' });
+  const names = Object.keys(raw);
+  if (names.length === 0) throw new ApiError('EMPTY_UPDATE', undefined, { field: 'fieldsToUpdate' });
+
+  const fields: FieldUpdates = {};
+  for (const name of names) {
+    const path = `fieldsToUpdate.${name}`;
+    checkFieldName(name, path);
+    const value = raw[name];
+    const problem = handler.fields ? checkDeclaredField(handler, name, value, path) : checkUndeclaredValue(value);
+    if (problem !== null) {
+      throw new ApiError('INVALID_UPDATE_VALUE', `${path} ${problem}`, { field: path, reason: problem });
+    }
+    // Safe: checkFieldName has already rejected "__proto__".
+    fields[name] = Array.isArray(value) ? [...(value as string[])] : (value as FieldValue);
+  }
+  return fields;
+}
+
+function checkFieldName(name: string, path: string): void {
+  if (name.length === 0 || name.length > MAX_FIELD_NAME_LENGTH) {
+    throw new ApiError('INVALID_FIELD', `Field names must be 1 to ${MAX_FIELD_NAME_LENGTH} characters`, { field: path });
+  }
+  if (RESERVED_FIELD_NAMES.has(name) || name.startsWith('$') || name.includes('.')) {
+    throw new ApiError('RESERVED_FIELD', `${name} cannot be updated in bulk`, { field: path });
+  }
+}
+
+/** Why `value` cannot be set on a declared field, or null; unknown and read-only names throw. */
+function checkDeclaredField(handler: BaseEntityHandler, name: string, value: unknown, path: string): string | null {
+  const schema = handler.fields ?? {};
+  const spec = Object.hasOwn(schema, name) ? schema[name] : undefined;
+  if (!spec) {
+    const allowed = Object.keys(schema).filter((field) => !schema[field]?.readOnly);
+    throw new ApiError('UNKNOWN_UPDATE_FIELD', `${handler.entityType} has no updatable field "${name}"`, { field: path, allowed });
+  }
+  if (spec.readOnly) throw new ApiError('READ_ONLY_FIELD', `${name} is read-only`, { field: path });
+  // checkFieldValue tests the runtime type of every value it accepts, so an unknown is safe to pass.
+  return checkFieldValue(spec, value as FieldValue);
+}
+
+/** A seed-style handler declares no schema: any JSON scalar or list of strings is accepted. */
+function checkUndeclaredValue(value: unknown): string | null {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return null;
+  if (typeof value === 'number') return Number.isFinite(value) ? null : 'must be a finite number';
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return null;
+  return 'must be a string, number, boolean, null or an array of strings';
+}
+
+/** Cheaper than building a Set of a million IDs: one differing ID is enough. */
+function hasTwoDistinct(ids: string[]): boolean {
+  const first = ids[0];
+  for (let i = 1; i < ids.length; i++) if (ids[i] !== first) return true;
+  return false;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function missing(field: string): ApiError {
+  return new ApiError('MISSING_FIELD', `${field} is required`, { field });
+}

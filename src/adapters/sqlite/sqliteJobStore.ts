@@ -1,0 +1,195 @@
+import type { Statement } from 'better-sqlite3';
+import type { ActionFilter, InsertActionResult, JobStore, KeyClaim, NewAction, Page } from '../../store/jobStore';
+import type { BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../../types/entities';
+import type { SqliteDatabase } from './database';
+import { actionParams, ACTION_COLUMNS, toAction, type ActionRow } from './actionRows';
+
+/**
+ * Job store on SQLite. Every method is one transaction; the invariant of the port holds because
+ * counters are bumped in the same transaction as the outcome rows whose insert actually happened.
+ */
+export class SqliteJobStore implements JobStore {
+  private readonly actionNos = new Map<string, number>();
+  private readonly s: Record<
+    'insertAction' | 'byId' | 'byKey' | 'byPayload' | 'insertOutcome' | 'bumpCounters' | 'bumpErrors' | 'outcomeExists' |
+    'claimKey' | 'keyOwner' | 'complete' | 'dropClaims' | 'markRunning' | 'fail' | 'errors' | 'noOf',
+    Statement
+  >;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.s = {
+      insertAction: db.prepare(`INSERT INTO actions (${ACTION_COLUMNS.join(', ')}, payload_hash, idempotency_key, creation_response)
+        VALUES (${ACTION_COLUMNS.map(() => '?').join(', ')}, ?, ?, ?)`),
+      byId: db.prepare('SELECT * FROM actions WHERE id = ?'),
+      byKey: db.prepare('SELECT * FROM actions WHERE account_id = ? AND idempotency_key = ?'),
+      byPayload: db.prepare(
+        'SELECT * FROM actions WHERE account_id = ? AND payload_hash = ? AND created_at >= ? ORDER BY created_at DESC LIMIT 1',
+      ),
+      insertOutcome: db.prepare(`INSERT INTO action_outcomes (action_no, seq, entity_id, status, code, message, processed_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+      bumpCounters: db.prepare(`UPDATE actions SET processed = processed + ?, succeeded = succeeded + ?,
+        failed = failed + ?, skipped = skipped + ? WHERE no = ?`),
+      bumpErrors: db.prepare(`INSERT INTO action_error_counts (action_no, code, count) VALUES (?, ?, ?)
+        ON CONFLICT (action_no, code) DO UPDATE SET count = count + excluded.count`),
+      outcomeExists: db.prepare(
+        'SELECT j.value AS seq FROM json_each(?) j CROSS JOIN action_outcomes o WHERE o.action_no = ? AND o.seq = j.value',
+      ),
+      claimKey: db.prepare('INSERT INTO action_key_claims (action_no, key, seq, entity_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
+      keyOwner: db.prepare('SELECT key, seq, entity_id AS entityId FROM action_key_claims WHERE action_no = ? AND key = ?'),
+      complete: db.prepare(`UPDATE actions SET completed_at = ?,
+          status = CASE WHEN succeeded = 0 AND failed > 0 THEN 'FAILED' ELSE 'COMPLETED' END
+        WHERE no = ? AND processed >= total_entities AND status IN ('PENDING', 'SCHEDULED', 'RUNNING') RETURNING *`),
+      dropClaims: db.prepare('DELETE FROM action_key_claims WHERE action_no = ?'),
+      markRunning: db.prepare(
+        `UPDATE actions SET status = 'RUNNING', started_at = coalesce(started_at, ?) WHERE id = ? AND status IN ('PENDING', 'SCHEDULED')`,
+      ),
+      fail: db.prepare(`UPDATE actions SET status = 'FAILED', error = ?, completed_at = ?
+        WHERE id = ? AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
+      errors: db.prepare('SELECT code, count FROM action_error_counts WHERE action_no = ? ORDER BY count DESC, code'),
+      noOf: db.prepare('SELECT no FROM actions WHERE id = ?'),
+    };
+  }
+
+  async insertAction(input: NewAction, duplicateSince: number | null): Promise<InsertActionResult> {
+    const { action } = input;
+    return this.db.transaction((): InsertActionResult => {
+      if (input.idempotencyKey !== null) {
+        const row = this.s.byKey.get(action.accountId, input.idempotencyKey) as ActionRow | undefined;
+        if (row) {
+          return { created: false, reason: 'IDEMPOTENCY_KEY', existing: toAction(row), payloadHash: row.payload_hash, creationResponse: row.creation_response };
+        }
+      }
+      if (duplicateSince !== null) {
+        const row = this.s.byPayload.get(action.accountId, input.payloadHash, duplicateSince) as ActionRow | undefined;
+        if (row) return { created: false, reason: 'DUPLICATE_PAYLOAD', existing: toAction(row) };
+      }
+      const no = Number(
+        this.s.insertAction.run(...actionParams(action), input.payloadHash, input.idempotencyKey, input.creationResponse).lastInsertRowid,
+      );
+      this.actionNos.set(action.id, no);
+      this.insertOutcomes(no, input.initialOutcomes, action.createdAt);
+      return { created: true };
+    })();
+  }
+
+  async getAction(id: string): Promise<BulkAction | null> {
+    const row = this.s.byId.get(id) as ActionRow | undefined;
+    return row ? toAction(row) : null;
+  }
+
+  async listActions(filter: ActionFilter, offset: number, limit: number): Promise<Page<BulkAction>> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    for (const [column, value] of [['account_id', filter.accountId], ['status', filter.status], ['entity_type', filter.entityType]] as const) {
+      if (value !== undefined) {
+        where.push(`${column} = ?`);
+        params.push(value);
+      }
+    }
+    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const rows = this.db
+      .prepare(`SELECT * FROM actions ${clause} ORDER BY created_at DESC, no DESC LIMIT ? OFFSET ?`)
+      .all(...params, limit, offset) as ActionRow[];
+    const { n } = this.db.prepare(`SELECT count(*) AS n FROM actions ${clause}`).get(...params) as { n: number };
+    return { items: rows.map(toAction), total: n };
+  }
+
+  async markRunning(id: string, at: number): Promise<boolean> {
+    return this.s.markRunning.run(at, id).changes === 1;
+  }
+
+  async recordedSeqs(actionId: string, seqs: number[]): Promise<Set<number>> {
+    const rows = this.s.outcomeExists.all(JSON.stringify(seqs), this.noOf(actionId)) as { seq: number }[];
+    return new Set(rows.map((r) => r.seq));
+  }
+
+  async recordOutcomes(actionId: string, outcomes: Outcome[], at: number): Promise<number> {
+    const no = this.noOf(actionId);
+    return this.db.transaction(() => this.insertOutcomes(no, outcomes, at))();
+  }
+
+  async claimKeys(actionId: string, claims: KeyClaim[]): Promise<Map<string, KeyClaim>> {
+    const no = this.noOf(actionId);
+    return this.db.transaction(() => {
+      const owners = new Map<string, KeyClaim>();
+      for (const claim of claims) {
+        if (owners.has(claim.key)) continue;
+        if (this.s.claimKey.run(no, claim.key, claim.seq, claim.entityId).changes === 1) owners.set(claim.key, claim);
+        else owners.set(claim.key, this.s.keyOwner.get(no, claim.key) as KeyClaim);
+      }
+      return owners;
+    })();
+  }
+
+  async completeIfDone(actionId: string, at: number): Promise<BulkAction | null> {
+    const no = this.noOf(actionId);
+    return this.db.transaction(() => {
+      const row = this.s.complete.get(at, no) as ActionRow | undefined;
+      if (!row) return null;
+      this.s.dropClaims.run(no);
+      return toAction(row);
+    })();
+  }
+
+  async failAction(actionId: string, reason: string, at: number): Promise<void> {
+    this.s.fail.run(reason, at, actionId);
+  }
+
+  async errorsByCode(actionId: string): Promise<Record<string, number>> {
+    const rows = this.s.errors.all(this.noOf(actionId)) as { code: string; count: number }[];
+    return Object.fromEntries(rows.map((r) => [r.code, r.count]));
+  }
+
+  async listOutcomes(actionId: string, status: OutcomeStatus | null, offset: number, limit: number): Promise<Page<OutcomeLog>> {
+    const no = this.noOf(actionId);
+    const filter = status === null ? '' : 'AND status = ?';
+    const params: unknown[] = status === null ? [no] : [no, status];
+    const rows = this.db
+      .prepare(`SELECT seq, entity_id, status, code, message, processed_at FROM action_outcomes
+        WHERE action_no = ? ${filter} ORDER BY seq LIMIT ? OFFSET ?`)
+      .all(...params, limit, offset) as { seq: number; entity_id: string; status: OutcomeStatus; code: string | null; message: string | null; processed_at: number }[];
+    const { n } = this.db.prepare(`SELECT count(*) AS n FROM action_outcomes WHERE action_no = ? ${filter}`).get(...params) as { n: number };
+    return {
+      items: rows.map((r) => ({ seq: r.seq, entityId: r.entity_id, status: r.status, code: r.code, message: r.message, processedAt: r.processed_at })),
+      total: n,
+    };
+  }
+
+  async close(): Promise<void> {
+    // The database handle is owned and closed by the composition root.
+  }
+
+  /** Inserts outcomes not yet recorded; counters and error counts move by exactly the inserted rows. */
+  private insertOutcomes(no: number, outcomes: Outcome[], at: number): number {
+    let succeeded = 0;
+    let failed = 0;
+    let skipped = 0;
+    const errors = new Map<string, number>();
+    for (const o of outcomes) {
+      if (this.s.insertOutcome.run(no, o.seq, o.entityId, o.status, o.code, o.message, at).changes === 0) continue;
+      if (o.status === 'SUCCESS') succeeded++;
+      else {
+        if (o.status === 'FAILED') failed++;
+        else skipped++;
+        const code = o.code ?? 'UNKNOWN';
+        errors.set(code, (errors.get(code) ?? 0) + 1);
+      }
+    }
+    const inserted = succeeded + failed + skipped;
+    if (inserted > 0) this.s.bumpCounters.run(inserted, succeeded, failed, skipped, no);
+    for (const [code, count] of errors) this.s.bumpErrors.run(no, code, count);
+    return inserted;
+  }
+
+  private noOf(actionId: string): number {
+    let no = this.actionNos.get(actionId);
+    if (no === undefined) {
+      const row = this.s.noOf.get(actionId) as { no: number } | undefined;
+      if (!row) throw new Error(`unknown action ${actionId}`);
+      no = row.no;
+      this.actionNos.set(actionId, no);
+    }
+    return no;
+  }
+}
+

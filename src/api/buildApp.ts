@@ -1,0 +1,23 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Platform } from '../platform';
+import { bulkActionRoutes } from '../routes/bulkActions';
+import { entityRoutes } from '../routes/entities';
+import { healthRoutes } from '../routes/health';
+import { registerErrorHandling } from './errorHandler';
+
+/** The HTTP app. Tests drive it with app.inject(); src/server.ts makes it listen. */
+export async function buildApp(platform: Platform, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ? { level: platform.config.logLevel } : false,
+    bodyLimit: platform.config.bodyLimitBytes,
+    // Field names like __proto__ are rejected by request validation with a precise error, and
+    // skipping the poisoning scan keeps parsing a million IDs fast.
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
+  });
+  registerErrorHandling(app);
+  await app.register(healthRoutes, { platform });
+  await app.register(bulkActionRoutes, { platform, prefix: '/api/bulk-actions' });
+  await app.register(entityRoutes, { platform, prefix: '/api/entities' });
+  return app;
+}

@@ -1,0 +1,39 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { API_ERRORS, ApiError, toError, type ApiErrorCode } from '../errors';
+
+/** Fastify's own client errors, mapped into the catalogue. */
+const FASTIFY_CODES: Record<string, ApiErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_BODY',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_BODY',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+};
+
+export function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
+  return reply
+    .code(error.status)
+    .headers(error.headers)
+    .send({ error: { code: error.code, message: error.message, details: error.details } });
+}
+
+/** The one place errors become responses: `{ error: { code, message, details } }`. */
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((thrown, request, reply) => {
+    const error = toError(thrown) as FastifyError;
+    if (error instanceof ApiError) return sendError(reply, error);
+    const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
+    if (mapped) return sendError(reply, new ApiError(mapped));
+    if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
+      return sendError(reply, new ApiError('INVALID_JSON', `The request body is not valid JSON: ${error.message}`));
+    }
+    if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      return sendError(reply, new ApiError('INVALID_BODY', error.message));
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendError(reply, new ApiError('INTERNAL', API_ERRORS.INTERNAL.message));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new ApiError('ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}`)),
+  );
+}

@@ -1,0 +1,35 @@
+import { ApiError } from '../errors';
+
+export type Query = Record<string, string | undefined>;
+
+export interface PageRequest {
+  page: number;
+  limit: number;
+  offset: number;
+}
+
+/** `page` from 1, `limit` from 1 to maxLimit. */
+export function pageParams(query: Query, defaultLimit = 50, maxLimit = 1000): PageRequest {
+  const page = intParam(query, 'page', 1, 1, 1_000_000_000);
+  const limit = intParam(query, 'limit', defaultLimit, 1, maxLimit);
+  return { page, limit, offset: (page - 1) * limit };
+}
+
+export function intParam(query: Query, name: string, fallback: number, min: number, max: number): number {
+  const raw = query[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new ApiError('INVALID_QUERY', `${name} must be an integer from ${min} to ${max}`, { field: name, received: raw });
+  }
+  return value;
+}
+
+export function enumParam<T extends string>(query: Query, name: string, allowed: readonly T[]): T | undefined {
+  const raw = query[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ApiError('INVALID_QUERY', `${name} must be one of ${allowed.join(', ')}`, { field: name, received: raw, allowed });
+  }
+  return raw as T;
+}

@@ -1,0 +1,160 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { duplicateKeyCode, PermanentError, toError } from '../errors';
+import { runWithCrmClient, type BaseEntityHandler } from '../handlers/BaseEntityHandler';
+import { CrmClient } from '../handlers/crmClient';
+import { handlerFor, type HandlerRegistry } from '../handlers/index';
+import type { Logger } from '../observability/logger';
+import type { Delivery } from '../queue/batchQueue';
+import type { EntityStore } from '../store/entityStore';
+import type { JobStore, KeyClaim } from '../store/jobStore';
+import { TERMINAL_STATUSES, type BatchMessage, type BulkAction, type Outcome } from '../types/entities';
+import { retryDelayMs, shouldRetry, type RetryPolicy } from './retryPolicy';
+
+/** Named points where tests inject faults (e.g. "die after the entities were written, before their outcomes"). */
+export interface FaultPoints {
+  afterEntitiesWritten?(batch: BatchMessage): void | Promise<void>;
+}
+
+export interface ProcessingDeps {
+  jobStore: JobStore;
+  entityStore: EntityStore;
+  handlers: HandlerRegistry;
+  retry: RetryPolicy;
+  logger: Logger;
+  now: () => number;
+  /** Waits between retries; tests pass a fake. */
+  delay?: (ms: number) => Promise<void>;
+  faults?: FaultPoints;
+  /** Called once when this batch finished its action. */
+  onActionFinished?: (action: BulkAction) => void | Promise<void>;
+}
+
+interface Position {
+  seq: number;
+  entityId: string;
+}
+
+/**
+ * Processes one delivered batch to the end: every position gets an outcome, exactly once.
+ * Delivery is at-least-once, so the batch may have been (partly) done before: positions that
+ * already have an outcome are skipped, and entity updates are idempotent (same fields, same values).
+ */
+export async function processBatch(deps: ProcessingDeps, batch: BatchMessage, delivery: Delivery): Promise<void> {
+  const { jobStore, now } = deps;
+  const action = await jobStore.getAction(batch.actionId);
+  if (!action || TERMINAL_STATUSES.includes(action.status)) return; // cancelled or already finished: nothing to do
+  if (action.status !== 'RUNNING') await jobStore.markRunning(action.id, now());
+
+  let pending = toPositions(batch);
+  if (delivery.deliveryCount > 1) pending = await withoutRecorded(jobStore, batch.actionId, pending);
+
+  if (delivery.deliveryCount > deps.retry.maxDeliveries) {
+    const message = `batch ${batch.batchNo} was delivered ${delivery.deliveryCount} times without finishing`;
+    await jobStore.recordOutcomes(batch.actionId, failAll(pending, 'RETRIES_EXHAUSTED', message), now());
+  } else {
+    await processWithRetries(deps, batch, pending);
+  }
+
+  const finished = await jobStore.completeIfDone(batch.actionId, now());
+  if (finished) await deps.onActionFinished?.(finished);
+}
+
+async function processWithRetries(deps: ProcessingDeps, batch: BatchMessage, positions: Position[]): Promise<void> {
+  const { jobStore, now, retry } = deps;
+  let pending = positions;
+  for (let attempt = 1; pending.length > 0; attempt++) {
+    try {
+      const outcomes = await decideOutcomes(deps, batch, pending);
+      await deps.faults?.afterEntitiesWritten?.(batch);
+      await jobStore.recordOutcomes(batch.actionId, outcomes, now());
+      return;
+    } catch (thrown) {
+      const error = toError(thrown);
+      if (!shouldRetry(error, attempt, retry)) {
+        const code = error instanceof PermanentError ? error.code : 'RETRIES_EXHAUSTED';
+        deps.logger.error({ err: error, actionId: batch.actionId, batchNo: batch.batchNo, attempt }, 'batch failed for good');
+        await jobStore.recordOutcomes(batch.actionId, failAll(pending, code, error.message), now());
+        return;
+      }
+      const wait = retryDelayMs(attempt, retry);
+      deps.logger.warn({ err: error, actionId: batch.actionId, batchNo: batch.batchNo, attempt, retryInMs: wait }, 'batch failed; retrying');
+      await (deps.delay ?? sleep)(wait);
+      pending = await withoutRecorded(jobStore, batch.actionId, pending);
+    }
+  }
+}
+
+/** Existence, account scope and de-duplication, then the handler: one outcome per pending position. */
+async function decideOutcomes(deps: ProcessingDeps, batch: BatchMessage, pending: Position[]): Promise<Outcome[]> {
+  const handler = handlerFor(deps.handlers, batch.entityType);
+  if (!handler) return failAll(pending, 'UNKNOWN_ENTITY_TYPE', `no handler is registered for ${batch.entityType}`);
+
+  const snapshots = await deps.entityStore.getMany(batch.entityType, batch.accountId, pending.map((p) => p.entityId));
+  const byId = new Map(snapshots.map((s) => [s.id, s]));
+  const outcomes: Outcome[] = [];
+  const candidates: Position[] = [];
+  for (const p of pending) {
+    if (byId.has(p.entityId)) candidates.push(p);
+    else outcomes.push({ ...p, status: 'FAILED', code: 'NOT_FOUND', message: `no ${batch.entityType} ${p.entityId} in account ${batch.accountId}` });
+  }
+
+  const eligible = await skipDuplicateKeys(deps.jobStore, handler, batch, candidates, byId, outcomes);
+  if (eligible.length === 0) return outcomes;
+
+  const crm = new CrmClient(deps.entityStore, batch.entityType, batch.accountId, deps.now);
+  const entities = eligible.map((p) => byId.get(p.entityId)!);
+  const results = await runWithCrmClient(crm, () => handler.processBatch(entities, batch.fieldsToUpdate));
+  const resultById = new Map(results.map((r) => [r.entityId, r]));
+  for (const p of eligible) {
+    const r = resultById.get(p.entityId);
+    if (r) outcomes.push({ ...p, status: r.status, code: r.code, message: r.message });
+    else outcomes.push({ ...p, status: 'FAILED', code: 'UPDATE_FAILED', message: `the ${batch.entityType} handler returned no result` });
+  }
+  return outcomes;
+}
+
+/**
+ * "Skip duplicate entities based on email": of the entities in one action that share the type's
+ * de-dup key, the first to be processed is updated and the rest are SKIPPED. Only keys that the
+ * store says are shared in the account need a claim, which keeps the claim table small.
+ */
+async function skipDuplicateKeys(
+  jobStore: JobStore,
+  handler: BaseEntityHandler,
+  batch: BatchMessage,
+  candidates: Position[],
+  byId: Map<string, { dedupeKey: string | null; keyShared: boolean }>,
+  outcomes: Outcome[],
+): Promise<Position[]> {
+  const field = handler.dedupeKey;
+  if (field === undefined) return candidates;
+  const claims: KeyClaim[] = [];
+  for (const p of candidates) {
+    const s = byId.get(p.entityId)!;
+    if (s.keyShared && s.dedupeKey !== null) claims.push({ key: s.dedupeKey, seq: p.seq, entityId: p.entityId });
+  }
+  if (claims.length === 0) return candidates;
+  const owners = await jobStore.claimKeys(batch.actionId, claims);
+  const eligible: Position[] = [];
+  const code = duplicateKeyCode(field);
+  for (const p of candidates) {
+    const key = byId.get(p.entityId)!.dedupeKey;
+    const owner = key === null ? undefined : owners.get(key);
+    if (!owner || owner.seq === p.seq) eligible.push(p);
+    else outcomes.push({ ...p, status: 'SKIPPED', code, message: `same ${field} as ${owner.entityId}, which this action updates` });
+  }
+  return eligible;
+}
+
+function toPositions(batch: BatchMessage): Position[] {
+  return batch.entityIds.map((entityId, i) => ({ entityId, seq: batch.seqs[i]! }));
+}
+
+async function withoutRecorded(jobStore: JobStore, actionId: string, positions: Position[]): Promise<Position[]> {
+  const recorded = await jobStore.recordedSeqs(actionId, positions.map((p) => p.seq));
+  return recorded.size === 0 ? positions : positions.filter((p) => !recorded.has(p.seq));
+}
+
+function failAll(positions: Position[], code: string, message: string): Outcome[] {
+  return positions.map((p) => ({ ...p, status: 'FAILED', code, message }));
+}

@@ -1,0 +1,112 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { actionView } from '../actions/actionView';
+import { createBulkAction } from '../actions/createBulkAction';
+import { enumParam, pageParams, type Query } from '../api/query';
+import { ApiError } from '../errors';
+import type { Platform } from '../platform';
+import type { ActionStatus, BulkAction, OutcomeStatus } from '../types/entities';
+
+const ACTION_STATUSES: readonly ActionStatus[] = ['PENDING', 'SCHEDULED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'];
+const OUTCOME_STATUSES: readonly OutcomeStatus[] = ['SUCCESS', 'FAILED', 'SKIPPED'];
+
+/**
+ * /api/bulk-actions. `POST /:entityType` serves every registered type (the seed's step-4 body),
+ * so a new entity type needs no route code here.
+ */
+export const bulkActionRoutes: FastifyPluginAsync<{ platform: Platform }> = async (app, { platform }) => {
+  const create = async (body: unknown, idempotencyKey: string | undefined) =>
+    createBulkAction(platform, body, idempotencyKey ?? null);
+
+  app.post('/', async (request, reply) => {
+    const result = await create(request.body, header(request.headers['idempotency-key']));
+    return reply
+      .code(result.status)
+      .header('location', `/api/bulk-actions/${result.actionId}`)
+      .header('idempotent-replayed', String(result.kind === 'replayed'))
+      .type('application/json')
+      .send(result.body);
+  });
+
+  app.post<{ Params: { entityType: string } }>('/:entityType', async (request, reply) => {
+    const body = request.body;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError('INVALID_BODY');
+    if (Object.hasOwn(body, 'entityType')) {
+      throw new ApiError('INVALID_FIELD', 'entityType comes from the URL on this route', { field: 'entityType' });
+    }
+    const result = await create({ ...body, entityType: request.params.entityType }, header(request.headers['idempotency-key']));
+    return reply
+      .code(result.status)
+      .header('location', `/api/bulk-actions/${result.actionId}`)
+      .header('idempotent-replayed', String(result.kind === 'replayed'))
+      .type('application/json')
+      .send(result.body);
+  });
+
+  app.get<{ Querystring: Query }>('/', async (request) => {
+    const { page, limit, offset } = pageParams(request.query);
+    const filter = {
+      accountId: request.query.accountId || undefined,
+      status: enumParam(request.query, 'status', ACTION_STATUSES),
+      entityType: request.query.entityType || undefined,
+    };
+    const result = await platform.jobStore.listActions(filter, offset, limit);
+    return { items: result.items.map(actionView), page, limit, total: result.total };
+  });
+
+  app.get<{ Params: { id: string } }>('/:id', async (request) => actionView(await mustGet(platform, request.params.id)));
+
+  app.get<{ Params: { id: string } }>('/:id/stats', async (request) => {
+    const action = await mustGet(platform, request.params.id);
+    return statsOf(action, await platform.jobStore.errorsByCode(action.id), platform.now());
+  });
+
+  app.get<{ Params: { id: string }; Querystring: Query }>('/:id/logs', async (request) => {
+    const action = await mustGet(platform, request.params.id);
+    const status = enumParam(request.query, 'status', OUTCOME_STATUSES) ?? null;
+    const { page, limit, offset } = pageParams(request.query, 100, 1000);
+    const result = await platform.jobStore.listOutcomes(action.id, status, offset, limit);
+    return {
+      items: result.items.map((o) => ({
+        entityId: o.entityId,
+        status: o.status,
+        code: o.code,
+        message: o.message,
+        processedAt: new Date(o.processedAt).toISOString(),
+      })),
+      page,
+      limit,
+      total: result.total,
+    };
+  });
+};
+
+async function mustGet(platform: Platform, id: string): Promise<BulkAction> {
+  const action = await platform.jobStore.getAction(id);
+  if (!action) throw new ApiError('ACTION_NOT_FOUND', `No bulk action has id ${id}`, { actionId: id });
+  return action;
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** `progress` is a percentage; `durationMs` runs from start to completion (or to now while running). */
+export function statsOf(action: BulkAction, errorsByCode: Record<string, number>, now: number) {
+  const { processed, succeeded, failed, skipped } = action.progress;
+  const total = action.totalEntities;
+  const durationMs = action.startedAt === null ? null : (action.completedAt ?? now) - action.startedAt;
+  return {
+    actionId: action.id,
+    status: action.status,
+    total,
+    processed,
+    succeeded,
+    failed,
+    skipped,
+    pending: total - processed,
+    progress: total === 0 ? 100 : Math.floor((processed / total) * 10_000) / 100,
+    durationMs,
+    entitiesPerSecond: durationMs ? Math.round((processed / durationMs) * 1000) : 0,
+    errorsByCode,
+  };
+}

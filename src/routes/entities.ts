@@ -1,0 +1,27 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Query } from '../api/query';
+import { ApiError } from '../errors';
+import { handlerFor } from '../handlers/index';
+import type { Platform } from '../platform';
+
+/** Read one entity, scoped to its account, so users can see what a bulk action changed. */
+export const entityRoutes: FastifyPluginAsync<{ platform: Platform }> = async (app, { platform }) => {
+  app.get<{ Params: { entityType: string; id: string }; Querystring: Query }>('/:entityType/:id', async (request) => {
+    const { entityType, id } = request.params;
+    const accountId = request.query.accountId;
+    if (!accountId) throw new ApiError('MISSING_FIELD', 'accountId is required', { field: 'accountId' });
+    if (!handlerFor(platform.handlers, entityType)) {
+      throw new ApiError('UNKNOWN_ENTITY_TYPE', undefined, { field: 'entityType', allowed: Object.keys(platform.handlers) });
+    }
+    const entity = await platform.entityStore.get(entityType, accountId, id);
+    if (!entity) throw new ApiError('ENTITY_NOT_FOUND', `No ${entityType} ${id} in account ${accountId}`, { entityType, id });
+    return {
+      ...entity.data,
+      id: entity.id,
+      entityType,
+      accountId: entity.accountId,
+      createdAt: new Date(entity.createdAt).toISOString(),
+      updatedAt: new Date(entity.updatedAt).toISOString(),
+    };
+  });
+};
