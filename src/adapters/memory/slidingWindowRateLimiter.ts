@@ -53,7 +53,7 @@ export class SlidingWindowRateLimiter implements RateLimiter {
 /** Removes times at or before `cutoff` (they are outside the window). */
 function dropBefore(times: number[], cutoff: number): void {
   let expired = 0;
-  while (expired < times.length && (times[expired] as number) < cutoff) expired++;
+  while (expired < times.length && (times[expired] as number) <= cutoff) expired++;
   if (expired > 0) times.splice(0, expired);
 }
 
