@@ -12,7 +12,10 @@ import { retryDelayMs, shouldRetry, type RetryPolicy } from './retryPolicy';
 
 /** Named points where tests inject faults (e.g. "die after the entities were written, before their outcomes"). */
 export interface FaultPoints {
+  /** After the handler wrote the entities, before their outcomes are recorded (inside the retry loop). */
   afterEntitiesWritten?(batch: BatchMessage): void | Promise<void>;
+  /** After the outcomes are recorded, before the batch is acknowledged: a throw here is a worker dying late. */
+  afterOutcomesRecorded?(batch: BatchMessage): void | Promise<void>;
 }
 
 export interface ProcessingDeps {
@@ -54,6 +57,7 @@ export async function processBatch(deps: ProcessingDeps, batch: BatchMessage, de
   } else {
     await processWithRetries(deps, batch, pending);
   }
+  await deps.faults?.afterOutcomesRecorded?.(batch);
 
   const finished = await jobStore.completeIfDone(batch.actionId, now());
   if (finished) await deps.onActionFinished?.(finished);
@@ -103,7 +107,15 @@ async function decideOutcomes(deps: ProcessingDeps, batch: BatchMessage, pending
 
   const crm = new CrmClient(deps.entityStore, batch.entityType, batch.accountId, deps.now);
   const entities = eligible.map((p) => byId.get(p.entityId)!);
-  const results = await runWithCrmClient(crm, () => handler.processBatch(entities, batch.fieldsToUpdate));
+  let results;
+  try {
+    results = await runWithCrmClient(crm, () => handler.processBatch(entities, batch.fieldsToUpdate));
+  } catch (error) {
+    // What was decided before the handler (NOT_FOUND, duplicates) is final: keep it, so a retry
+    // or an exhausted batch only concerns the entities the handler was working on.
+    if (outcomes.length > 0) await deps.jobStore.recordOutcomes(batch.actionId, outcomes, deps.now());
+    throw error;
+  }
   const resultById = new Map(results.map((r) => [r.entityId, r]));
   for (const p of eligible) {
     const r = resultById.get(p.entityId);

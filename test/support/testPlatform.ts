@@ -7,7 +7,7 @@ import { buildApp } from '../../src/api/buildApp';
 import { loadConfig } from '../../src/config';
 import type { HandlerRegistry } from '../../src/handlers/index';
 import { buildPlatform, type Platform } from '../../src/platform';
-import type { FaultPoints } from '../../src/processing/processBatch';
+import type { ProcessingDeps } from '../../src/processing/processBatch';
 import { startWorkers } from '../../src/processing/workers';
 import type { Subscription } from '../../src/queue/batchQueue';
 
@@ -16,7 +16,7 @@ export interface TestPlatform {
   app: FastifyInstance;
   dataDir: string;
   /** Starts the workers (not started by default, so a test can look at PENDING actions). */
-  startWorkers(faults?: FaultPoints): Promise<Subscription>;
+  startWorkers(overrides?: Partial<ProcessingDeps>): Promise<Subscription>;
   close(): Promise<void>;
 }
 
@@ -30,8 +30,8 @@ export async function makeTestPlatform(
   const platform = buildPlatform(config, { logger: pino({ level: 'silent' }), handlers: options.handlers });
   const app = await buildApp(platform);
   const subscriptions: Subscription[] = [];
-  const start = async (faults?: FaultPoints) => {
-    const sub = await startWorkers({ ...platform, faults }, platform.queue, config.workerConcurrency);
+  const start = async (overrides: Partial<ProcessingDeps> = {}) => {
+    const sub = await startWorkers({ ...platform, ...overrides }, platform.queue, config.workerConcurrency);
     subscriptions.push(sub);
     return sub;
   };

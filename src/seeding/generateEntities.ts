@@ -1,0 +1,263 @@
+import type { EntityStore, NewEntity } from '../store/entityStore';
+
+export interface GenerateOptions {
+  /** The same seed always yields the same data. Default 1. */
+  seed?: number;
+  idPrefix: string;
+  /** Index of the first entity; IDs are `${idPrefix}${index padded to 7 digits}`. Default 1. */
+  startIndex?: number;
+  /** Fraction (0..1) of contacts and leads that reuse the email of an earlier entity of the set. Default 0. */
+  duplicateEmailRate?: number;
+}
+
+export interface SeedOptions extends GenerateOptions {
+  /** Entities per insertMany call. Default 10,000: large enough to amortise a transaction, small enough to keep memory flat. */
+  chunkSize?: number;
+  /** Called after each chunk with the number of entities inserted so far. */
+  onProgress?: (done: number) => void;
+  /** Receives the IDs of each inserted chunk, in order; a returned promise is awaited (write-stream backpressure). */
+  idSink?: (ids: string[]) => void | Promise<void>;
+}
+
+const DEFAULT_SEED = 1;
+const DEFAULT_CHUNK_SIZE = 10_000;
+const ID_DIGITS = 7;
+/** Keeps the "is this a duplicate" draws independent of the field draws of the same entity. */
+const DUPLICATE_SALT = 0x5bd1e995;
+
+// Small word lists: combinations give variety without a large module or per-item lookups.
+const FIRST_NAMES = ['Ada', 'Alan', 'Amara', 'Ben', 'Carla', 'Chen', 'Dana', 'Diego', 'Elena', 'Emeka', 'Fatima', 'Grace',
+  'Hiro', 'Ines', 'Ivan', 'Jonas', 'Kara', 'Liam', 'Lucia', 'Maya', 'Mohammed', 'Nadia', 'Noah', 'Olga', 'Omar', 'Priya',
+  'Rafael', 'Sara', 'Sven', 'Tariq', 'Uma', 'Victor', 'Wei', 'Yara', 'Zoe', 'Kwame'] as const;
+const LAST_NAMES = ['Adeyemi', 'Berg', 'Castillo', 'Dubois', 'Eriksen', 'Fischer', 'Garcia', 'Haddad', 'Ito', 'Jensen',
+  'Kowalski', 'Lopez', 'Murphy', 'Nakamura', 'Okafor', 'Patel', 'Quinn', 'Rossi', 'Schmidt', 'Tanaka', 'Ueda', 'Varga',
+  'Wang', 'Xu', 'Yilmaz', 'Zhang', 'Novak', 'Silva', 'Kim', 'Moreau'] as const;
+const FIRST_NAMES_LOWER = FIRST_NAMES.map((name) => name.toLowerCase());
+const LAST_NAMES_LOWER = LAST_NAMES.map((name) => name.toLowerCase());
+// Reserved for documentation (RFC 2606): generated addresses can never reach a real inbox.
+const EMAIL_DOMAINS = ['example.com', 'example.org', 'example.net', 'mail.example', 'corp.example'] as const;
+const COMPANY_WORDS = ['Acme', 'Northwind', 'Globex', 'Initech', 'Umbrella', 'Stark', 'Wayne', 'Hooli', 'Vandelay',
+  'Soylent', 'Cyberdyne', 'Tyrell', 'Aperture', 'Wonka', 'Gringotts', 'Oscorp', 'Contoso', 'Fabrikam', 'Tailspin', 'Litware'] as const;
+const COMPANY_SUFFIXES = ['Labs', 'Group', 'Systems', 'Holdings', 'Partners', 'Industries', 'Analytics', 'Logistics',
+  'Health', 'Software'] as const;
+const COMPANY_WORDS_SLUG = COMPANY_WORDS.map((word) => word.toLowerCase());
+const COMPANY_SUFFIXES_SLUG = COMPANY_SUFFIXES.map((word) => word.toLowerCase());
+const TITLES = ['CEO', 'CTO', 'VP Sales', 'Head of Marketing', 'Account Executive', 'Engineer', 'Product Manager',
+  'Operations Lead', 'Procurement Officer', 'Data Analyst', 'Office Manager', 'Founder'] as const;
+const TAGS = ['newsletter', 'vip', 'webinar', 'trial', 'enterprise', 'smb', 'partner', 'event-2024', 'renewal', 'upsell'] as const;
+const LEAD_SOURCES = ['website', 'referral', 'trade show', 'cold call', 'partner', 'paid search', 'social', 'webinar'] as const;
+const INDUSTRIES = ['Software', 'Retail', 'Healthcare', 'Finance', 'Manufacturing', 'Education', 'Logistics', 'Media',
+  'Energy', 'Hospitality'] as const;
+const PRODUCT_ADJECTIVES = ['Basic', 'Premium', 'Compact', 'Smart', 'Eco', 'Pro', 'Ultra', 'Classic', 'Wireless', 'Modular'] as const;
+const PRODUCT_NOUNS = ['Widget', 'Sensor', 'Router', 'Licence', 'Support Plan', 'Dashboard', 'Adapter', 'Camera',
+  'Keyboard', 'Storage Pack'] as const;
+const CURRENCIES = ['USD', 'USD', 'USD', 'EUR', 'EUR', 'GBP', 'CAD', 'JPY'] as const;
+
+/**
+ * mulberry32, repositioned per entity: every entity's values depend only on (seed, index), so
+ * a chunk generated on its own equals the same slice of one big run, and a duplicate's email can
+ * be rebuilt from its source's index without keeping earlier entities around.
+ */
+class Rng {
+  private state = 0;
+
+  seek(seed: number, index: number): void {
+    // murmur3's finaliser spreads neighbouring indexes over the whole state space.
+    let h = (seed ^ Math.imul(index, 0x9e3779b1)) | 0;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    this.state = h ^ (h >>> 16);
+  }
+
+  /** A float in [0, 1). */
+  next(): number {
+    const a = (this.state = (this.state + 0x6d2b79f5) | 0);
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** An integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)] as T;
+  }
+}
+
+/** Builds the email of entity `index` from the name indexes drawn for it (reused when it duplicates another). */
+type EmailOf = (index: number, first: number, last: number, domain: number) => string;
+type DataMaker = (rng: Rng, index: number, emailOf: EmailOf) => Record<string, unknown>;
+
+/** Contacts and leads draw first name, last name and email domain first, in this order: see EntityGenerator.emailOf. */
+const MAKERS: Readonly<Record<string, DataMaker>> = {
+  contact(rng, index, emailOf) {
+    const first = rng.int(FIRST_NAMES.length);
+    const last = rng.int(LAST_NAMES.length);
+    const email = emailOf(index, first, last, rng.int(EMAIL_DOMAINS.length));
+    const statusDraw = rng.next();
+    const tagCount = rng.int(4);
+    const tagStart = rng.int(TAGS.length);
+    const tags: string[] = [];
+    // Consecutive words of the list: distinct without a membership check.
+    for (let t = 0; t < tagCount; t++) tags.push(TAGS[(tagStart + t) % TAGS.length] as string);
+    return {
+      firstName: FIRST_NAMES[first],
+      lastName: LAST_NAMES[last],
+      email,
+      phone: `+1-${200 + rng.int(800)}-555-01${twoDigits(rng.int(100))}`,
+      company: `${rng.pick(COMPANY_WORDS)} ${rng.pick(COMPANY_SUFFIXES)}`,
+      title: rng.pick(TITLES),
+      status: statusDraw < 0.35 ? 'lead' : statusDraw < 0.6 ? 'prospect' : statusDraw < 0.9 ? 'customer' : 'churned',
+      tags,
+    };
+  },
+
+  lead(rng, index, emailOf) {
+    const first = rng.int(FIRST_NAMES.length);
+    const last = rng.int(LAST_NAMES.length);
+    const email = emailOf(index, first, last, rng.int(EMAIL_DOMAINS.length));
+    const statusDraw = rng.next();
+    const status = statusDraw < 0.4 ? 'new' : statusDraw < 0.7 ? 'contacted' : statusDraw < 0.9 ? 'qualified' : 'lost';
+    // A qualified lead already meets LeadHandler's minimum score, as it would in a real CRM.
+    const score = status === 'qualified' ? 50 + rng.int(51) : rng.int(101);
+    return { name: `${FIRST_NAMES[first]} ${LAST_NAMES[last]}`, email, source: rng.pick(LEAD_SOURCES), status, score };
+  },
+
+  account(rng, index) {
+    const word = rng.int(COMPANY_WORDS.length);
+    const suffix = rng.int(COMPANY_SUFFIXES.length);
+    return {
+      name: `${COMPANY_WORDS[word]} ${COMPANY_SUFFIXES[suffix]}`,
+      domain: `${COMPANY_WORDS_SLUG[word]}-${COMPANY_SUFFIXES_SLUG[suffix]}-${index}.example.com`,
+      industry: rng.pick(INDUSTRIES),
+      // Log-uniform from 1 to 100,000: most companies are small.
+      employees: Math.floor(10 ** (rng.next() * 5)),
+      status: rng.next() < 0.85 ? 'active' : 'inactive',
+    };
+  },
+
+  product(rng, index) {
+    // A few unpriced drafts, inactive, so "activate everything" shows ProductHandler's price rule failing.
+    const draft = rng.next() < 0.03;
+    const price = draft ? 0 : Math.round(10 ** (0.5 + rng.next() * 3.5) * 100) / 100;
+    return {
+      name: `${rng.pick(PRODUCT_ADJECTIVES)} ${rng.pick(PRODUCT_NOUNS)}`,
+      sku: `SKU-${padIndex(index)}`,
+      price,
+      currency: rng.pick(CURRENCIES),
+      active: !draft && rng.next() < 0.9,
+    };
+  },
+};
+
+/** A type without a maker here (a handler added later) still gets a recognisable record. */
+const makeNamedOnly: DataMaker = (rng, index) => ({
+  name: `${rng.pick(PRODUCT_ADJECTIVES)} ${rng.pick(COMPANY_WORDS)} ${index}`,
+});
+
+class EntityGenerator {
+  private readonly rng = new Rng();
+  /** Separate stream for duplicate decisions and source lookups, so they never disturb `rng` mid-entity. */
+  private readonly aux = new Rng();
+  private readonly make: DataMaker;
+  private readonly seed: number;
+  private readonly rate: number;
+  private readonly idPrefix: string;
+
+  /** `origin` is the first index of the whole set: duplicates only point back as far as it. */
+  constructor(entityType: string, options: GenerateOptions, private readonly origin: number) {
+    this.make = Object.hasOwn(MAKERS, entityType) ? (MAKERS[entityType] as DataMaker) : makeNamedOnly;
+    this.seed = options.seed ?? DEFAULT_SEED;
+    this.rate = options.duplicateEmailRate ?? 0;
+    this.idPrefix = options.idPrefix;
+    if (!Number.isInteger(this.seed)) throw new RangeError(`seed must be an integer; got ${this.seed}`);
+    if (!(this.rate >= 0 && this.rate <= 1)) throw new RangeError(`duplicateEmailRate must be from 0 to 1; got ${this.rate}`);
+    if (!Number.isSafeInteger(origin) || origin < 0) throw new RangeError(`startIndex must be a non-negative integer; got ${origin}`);
+  }
+
+  range(from: number, count: number): NewEntity[] {
+    if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer; got ${count}`);
+    const entities: NewEntity[] = [];
+    for (let index = from; index < from + count; index++) {
+      this.rng.seek(this.seed, index);
+      entities.push({ id: this.idPrefix + padIndex(index), data: this.make(this.rng, index, this.emailOf) });
+    }
+    return entities;
+  }
+
+  /** Unique by construction (the index is part of it) unless the entity duplicates an earlier one. */
+  private readonly emailOf: EmailOf = (index, first, last, domain) => {
+    const source = this.emailSourceOf(index);
+    if (source !== index) {
+      // Replays the source's first three draws: the same names and domain, hence the same email.
+      this.aux.seek(this.seed, source);
+      first = this.aux.int(FIRST_NAMES.length);
+      last = this.aux.int(LAST_NAMES.length);
+      domain = this.aux.int(EMAIL_DOMAINS.length);
+    }
+    return `${FIRST_NAMES_LOWER[first]}.${LAST_NAMES_LOWER[last]}.${source}@${EMAIL_DOMAINS[domain]}`;
+  };
+
+  /**
+   * The entity whose own email `index` uses. A duplicate picks an earlier entity; if that one is a
+   * duplicate too, the chain is followed to the original, so every duplicate's email really exists.
+   */
+  private emailSourceOf(index: number): number {
+    let source = index;
+    while (this.rate > 0 && source > this.origin) {
+      this.aux.seek(this.seed ^ DUPLICATE_SALT, source);
+      if (this.aux.next() >= this.rate) break;
+      source = this.origin + this.aux.int(source - this.origin);
+    }
+    return source;
+  }
+}
+
+/** Deterministic fake entities whose data satisfies the type's handler schema. */
+export function generateEntities(entityType: string, count: number, options: GenerateOptions): NewEntity[] {
+  const start = options.startIndex ?? 1;
+  return new EntityGenerator(entityType, options, start).range(start, count);
+}
+
+/**
+ * Generates and inserts `count` entities chunk by chunk, so seeding a million keeps memory flat.
+ * Returns the IDs only when there is no `idSink`; callers seeding millions should pass one.
+ */
+export async function seedEntities(
+  store: EntityStore, entityType: string, accountId: string, count: number, options: SeedOptions & { idSink: NonNullable<SeedOptions['idSink']> },
+): Promise<void>;
+export async function seedEntities(
+  store: EntityStore, entityType: string, accountId: string, count: number, options: SeedOptions,
+): Promise<string[]>;
+export async function seedEntities(
+  store: EntityStore, entityType: string, accountId: string, count: number, options: SeedOptions,
+): Promise<string[] | void> {
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer; got ${count}`);
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer; got ${chunkSize}`);
+  const start = options.startIndex ?? 1;
+  const generator = new EntityGenerator(entityType, options, start);
+  const collected: string[] | undefined = options.idSink ? undefined : [];
+  for (let done = 0; done < count; ) {
+    const size = Math.min(chunkSize, count - done);
+    const chunk = generator.range(start + done, size);
+    await store.insertMany(entityType, accountId, chunk, Date.now());
+    const ids = chunk.map((entity) => entity.id);
+    if (options.idSink) await options.idSink(ids);
+    else collected?.push(...ids);
+    done += size;
+    options.onProgress?.(done);
+  }
+  return collected;
+}
+
+function padIndex(index: number): string {
+  return String(index).padStart(ID_DIGITS, '0');
+}
+
+function twoDigits(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}

@@ -1,0 +1,340 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { JobStore, NewAction } from '../../src/store/jobStore';
+import type { BulkAction, Outcome, OutcomeStatus } from '../../src/types/entities';
+import { makeAction, makeNewAction, makeOutcome, makeOutcomes, T0 } from '../support/fixtures';
+
+export type MakeJobStore = () => Promise<{ store: JobStore; cleanup: () => Promise<void> }>;
+
+/** The JobStore port's behaviour, run against every adapter. Uses only the port: the factory is the adapter-specific part. */
+export function describeJobStoreContract(name: string, makeStore: MakeJobStore): void {
+  describe(`JobStore contract: ${name}`, () => {
+    let store: JobStore;
+    let cleanup: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await makeStore());
+    });
+    afterEach(async () => {
+      await cleanup();
+    });
+
+    /** Inserts an action that must be created, and returns it. */
+    async function create(overrides: Partial<BulkAction> = {}, input: Partial<Omit<NewAction, 'action'>> = {}): Promise<BulkAction> {
+      const action = makeAction(overrides);
+      expect(await store.insertAction(makeNewAction(action, input), null)).toEqual({ created: true });
+      return action;
+    }
+
+    async function progressOf(id: string): Promise<BulkAction['progress'] | undefined> {
+      return (await store.getAction(id))?.progress;
+    }
+
+    describe('actions', () => {
+      it('returns null for an unknown action id', async () => {
+        expect(await store.getAction('00000000-0000-4000-8000-000000000000')).toBeNull();
+      });
+
+      it.each<[string, Partial<BulkAction>]>([
+        ['a scheduled action with every value type in fieldsToUpdate', {
+          status: 'SCHEDULED', entityType: 'lead', totalEntities: 7, scheduledAt: T0 + 60_000,
+          fieldsToUpdate: { status: 'customer', score: 1.5, vip: true, note: null, tags: ['a', 'b'] },
+        }],
+        ['a finished action with every optional field set', {
+          status: 'FAILED', startedAt: T0 + 1, completedAt: T0 + 2, scheduledAt: T0, error: 'could not enqueue batches',
+        }],
+      ])('round-trips every field of %s', async (_label, overrides) => {
+        const action = await create(overrides);
+        expect(await store.getAction(action.id)).toEqual(action);
+      });
+
+      it('records and counts the initial outcomes at creation', async () => {
+        const initial = makeOutcomes([3, 4], 'SKIPPED', 'DUPLICATE_ID');
+        const action = await create({ totalEntities: 5 }, { initialOutcomes: initial });
+        expect(await progressOf(action.id)).toEqual({ processed: 2, succeeded: 0, failed: 0, skipped: 2 });
+        expect(await store.listOutcomes(action.id, null, 0, 10)).toEqual({
+          items: initial.map((o) => ({ ...o, processedAt: T0 })),
+          total: 2,
+        });
+        expect(await store.errorsByCode(action.id)).toEqual({ DUPLICATE_ID: 2 });
+      });
+    });
+
+    describe('duplicate detection', () => {
+      it('returns the stored action, payload hash and response for a repeated Idempotency-Key', async () => {
+        const first = await create({}, { idempotencyKey: 'key-1', payloadHash: 'hash-1', creationResponse: '{"id":"first"}' });
+        const second = makeAction();
+        const result = await store.insertAction(makeNewAction(second, { idempotencyKey: 'key-1', payloadHash: 'hash-2' }), null);
+        expect(result).toEqual({
+          created: false, reason: 'IDEMPOTENCY_KEY', existing: first, payloadHash: 'hash-1', creationResponse: '{"id":"first"}',
+        });
+        expect(await store.getAction(second.id)).toBeNull();
+      });
+
+      it('scopes Idempotency-Keys to the account', async () => {
+        const first = await create({ accountId: 'acct-a' }, { idempotencyKey: 'key-1' });
+        const second = await create({ accountId: 'acct-b' }, { idempotencyKey: 'key-1' });
+        expect((await store.getAction(first.id))?.accountId).toBe('acct-a');
+        expect((await store.getAction(second.id))?.accountId).toBe('acct-b');
+      });
+
+      it('rejects the same payload created at or after duplicateSince', async () => {
+        const first = await create({ createdAt: T0 }, { payloadHash: 'same' });
+        const second = makeAction({ createdAt: T0 + 10 });
+        expect(await store.insertAction(makeNewAction(second, { payloadHash: 'same' }), T0)).toEqual({
+          created: false, reason: 'DUPLICATE_PAYLOAD', existing: first,
+        });
+        expect(await store.getAction(second.id)).toBeNull();
+      });
+
+      it.each<[string, number | null, string]>([
+        ['created before the window', T0 + 1, 'acct-a'],
+        ['with no window (duplicateSince null)', null, 'acct-a'],
+        ['in another account', T0, 'acct-b'],
+      ])('creates an action whose payload matches one %s', async (_label, duplicateSince, accountId) => {
+        await create({ createdAt: T0, accountId: 'acct-a' }, { payloadHash: 'same' });
+        const second = makeAction({ createdAt: T0 + 10, accountId });
+        expect(await store.insertAction(makeNewAction(second, { payloadHash: 'same' }), duplicateSince)).toEqual({ created: true });
+        expect(await store.getAction(second.id)).toEqual(second);
+      });
+    });
+
+    describe('listActions', () => {
+      it('lists newest first with the total', async () => {
+        const old = await create({ createdAt: T0 + 1_000 });
+        const newest = await create({ createdAt: T0 + 3_000 });
+        const middle = await create({ createdAt: T0 + 2_000 });
+        expect(await store.listActions({}, 0, 10)).toEqual({ items: [newest, middle, old], total: 3 });
+      });
+
+      it('filters by account, status and entity type, alone and together', async () => {
+        const a1 = await create({ createdAt: T0 + 1, accountId: 'acct-a', status: 'PENDING', entityType: 'contact' });
+        const a2 = await create({ createdAt: T0 + 2, accountId: 'acct-a', status: 'COMPLETED', entityType: 'lead' });
+        const a3 = await create({ createdAt: T0 + 3, accountId: 'acct-a', status: 'PENDING', entityType: 'lead' });
+        const b1 = await create({ createdAt: T0 + 4, accountId: 'acct-b', status: 'PENDING', entityType: 'lead' });
+        const ids = async (filter: Parameters<JobStore['listActions']>[0]) => {
+          const page = await store.listActions(filter, 0, 10);
+          return { ids: page.items.map((a) => a.id), total: page.total };
+        };
+        expect(await ids({ accountId: 'acct-a' })).toEqual({ ids: [a3.id, a2.id, a1.id], total: 3 });
+        expect(await ids({ status: 'PENDING' })).toEqual({ ids: [b1.id, a3.id, a1.id], total: 3 });
+        expect(await ids({ entityType: 'lead' })).toEqual({ ids: [b1.id, a3.id, a2.id], total: 3 });
+        expect(await ids({ accountId: 'acct-a', status: 'PENDING', entityType: 'lead' })).toEqual({ ids: [a3.id], total: 1 });
+        expect(await ids({ accountId: 'acct-c' })).toEqual({ ids: [], total: 0 });
+      });
+
+      it('pages with offset and limit while total counts every match', async () => {
+        const actions: BulkAction[] = [];
+        for (let i = 0; i < 5; i++) actions.push(await create({ createdAt: T0 + i }));
+        const newestFirst = actions.reverse().map((a) => a.id);
+        const page = await store.listActions({}, 1, 2);
+        expect({ ids: page.items.map((a) => a.id), total: page.total }).toEqual({ ids: newestFirst.slice(1, 3), total: 5 });
+        expect(await store.listActions({}, 5, 2)).toEqual({ items: [], total: 5 });
+      });
+    });
+
+    describe('markRunning', () => {
+      it('moves a PENDING action to RUNNING once and stamps startedAt', async () => {
+        const action = await create();
+        expect(await store.markRunning(action.id, T0 + 5)).toBe(true);
+        expect(await store.markRunning(action.id, T0 + 9)).toBe(false);
+        expect(await store.getAction(action.id)).toEqual({ ...action, status: 'RUNNING', startedAt: T0 + 5 });
+      });
+
+      it('moves a SCHEDULED action to RUNNING', async () => {
+        const action = await create({ status: 'SCHEDULED', scheduledAt: T0 + 1 });
+        expect(await store.markRunning(action.id, T0 + 5)).toBe(true);
+        expect((await store.getAction(action.id))?.status).toBe('RUNNING');
+      });
+
+      it.each(['COMPLETED', 'FAILED', 'CANCELLED'] as const)('leaves a %s action alone', async (status) => {
+        const action = await create({ status, completedAt: T0 + 1 });
+        expect(await store.markRunning(action.id, T0 + 5)).toBe(false);
+        expect(await store.getAction(action.id)).toEqual(action);
+      });
+
+      it('returns false for an unknown action', async () => {
+        expect(await store.markRunning('00000000-0000-4000-8000-000000000000', T0)).toBe(false);
+      });
+    });
+
+    describe('outcomes and counters', () => {
+      const mixed: Outcome[] = [
+        makeOutcome(0), makeOutcome(1), makeOutcome(2, 'FAILED', 'NOT_FOUND'), makeOutcome(3, 'SKIPPED', 'DUPLICATE_EMAIL'),
+      ];
+
+      it('records the same outcomes only once: N, then 0, and the counters do not double', async () => {
+        const action = await create();
+        expect(await store.recordOutcomes(action.id, mixed, T0 + 1)).toBe(4);
+        expect(await store.recordOutcomes(action.id, mixed, T0 + 2)).toBe(0);
+        expect(await progressOf(action.id)).toEqual({ processed: 4, succeeded: 2, failed: 1, skipped: 1 });
+        expect(await store.errorsByCode(action.id)).toEqual({ NOT_FOUND: 1, DUPLICATE_EMAIL: 1 });
+        expect((await store.listOutcomes(action.id, null, 0, 10)).items.map((o) => o.processedAt)).toEqual([T0 + 1, T0 + 1, T0 + 1, T0 + 1]);
+      });
+
+      it('counts only the new outcomes of a partly overlapping call', async () => {
+        const action = await create();
+        expect(await store.recordOutcomes(action.id, makeOutcomes([0, 1, 2]), T0)).toBe(3);
+        expect(await store.recordOutcomes(action.id, makeOutcomes([1, 2, 3, 4], 'FAILED', 'UPDATE_FAILED'), T0)).toBe(2);
+        expect(await progressOf(action.id)).toEqual({ processed: 5, succeeded: 3, failed: 2, skipped: 0 });
+        expect(await store.errorsByCode(action.id)).toEqual({ UPDATE_FAILED: 2 });
+      });
+
+      it('counts a seq repeated within one call once', async () => {
+        const action = await create();
+        expect(await store.recordOutcomes(action.id, [makeOutcome(0), makeOutcome(0)], T0)).toBe(1);
+        expect(await progressOf(action.id)).toEqual({ processed: 1, succeeded: 1, failed: 0, skipped: 0 });
+      });
+
+      it('keeps counters and error counts equal to the outcome logs', async () => {
+        const action = await create({ totalEntities: 20 }, { initialOutcomes: makeOutcomes([18, 19], 'SKIPPED', 'DUPLICATE_ID') });
+        await store.recordOutcomes(action.id, [...makeOutcomes([0, 1, 2, 3]), ...makeOutcomes([4, 5], 'FAILED', 'NOT_FOUND')], T0);
+        await store.recordOutcomes(action.id, [...makeOutcomes([4, 5, 6]), ...makeOutcomes([7], 'FAILED', 'VALIDATION_FAILED')], T0);
+        await store.recordOutcomes(action.id, [makeOutcome(7), ...makeOutcomes([8, 9], 'SKIPPED', 'DUPLICATE_EMAIL'), makeOutcome(19)], T0);
+
+        const logs = (await store.listOutcomes(action.id, null, 0, 100)).items;
+        const count = (status: OutcomeStatus) => logs.filter((o) => o.status === status).length;
+        const codes: Record<string, number> = {};
+        for (const o of logs) if (o.status !== 'SUCCESS') codes[o.code ?? ''] = (codes[o.code ?? ''] ?? 0) + 1;
+
+        expect(logs.length).toBe(12);
+        expect(await progressOf(action.id)).toEqual({
+          processed: logs.length, succeeded: count('SUCCESS'), failed: count('FAILED'), skipped: count('SKIPPED'),
+        });
+        expect(await progressOf(action.id)).toEqual({ processed: 12, succeeded: 5, failed: 3, skipped: 4 });
+        expect(await store.errorsByCode(action.id)).toEqual(codes);
+        expect(codes).toEqual({ DUPLICATE_ID: 2, NOT_FOUND: 2, VALIDATION_FAILED: 1, DUPLICATE_EMAIL: 2 });
+        for (const status of ['SUCCESS', 'FAILED', 'SKIPPED'] as const) {
+          expect((await store.listOutcomes(action.id, status, 0, 100)).total).toBe(count(status));
+        }
+      });
+
+      it('reports exactly the recorded subset of the seqs asked about, per action', async () => {
+        const action = await create();
+        const other = await create();
+        await store.recordOutcomes(action.id, makeOutcomes([1, 3, 5]), T0);
+        await store.recordOutcomes(other.id, makeOutcomes([0, 2]), T0);
+        expect(await store.recordedSeqs(action.id, [0, 1, 2, 3, 4, 5, 6])).toEqual(new Set([1, 3, 5]));
+        expect(await store.recordedSeqs(action.id, [0, 2])).toEqual(new Set());
+        expect(await store.recordedSeqs(action.id, [])).toEqual(new Set());
+      });
+
+      it('lists outcomes in seq order, filtered by status and paged, with processedAt', async () => {
+        const action = await create();
+        await store.recordOutcomes(action.id, [makeOutcome(4), makeOutcome(0, 'FAILED'), makeOutcome(2)], T0 + 1);
+        await store.recordOutcomes(action.id, [makeOutcome(3, 'FAILED'), makeOutcome(1)], T0 + 2);
+        const at = (o: Outcome, processedAt: number) => ({ ...o, processedAt });
+
+        expect(await store.listOutcomes(action.id, null, 0, 10)).toEqual({
+          items: [at(makeOutcome(0, 'FAILED'), T0 + 1), at(makeOutcome(1), T0 + 2), at(makeOutcome(2), T0 + 1),
+            at(makeOutcome(3, 'FAILED'), T0 + 2), at(makeOutcome(4), T0 + 1)],
+          total: 5,
+        });
+        expect(await store.listOutcomes(action.id, 'SUCCESS', 1, 1)).toEqual({ items: [at(makeOutcome(2), T0 + 1)], total: 3 });
+        expect(await store.listOutcomes(action.id, 'FAILED', 0, 10)).toEqual({
+          items: [at(makeOutcome(0, 'FAILED'), T0 + 1), at(makeOutcome(3, 'FAILED'), T0 + 2)],
+          total: 2,
+        });
+        expect(await store.listOutcomes(action.id, 'SKIPPED', 0, 10)).toEqual({ items: [], total: 0 });
+        expect(await store.listOutcomes(action.id, null, 4, 10)).toEqual({ items: [at(makeOutcome(4), T0 + 1)], total: 5 });
+      });
+    });
+
+    describe('key claims', () => {
+      const claim = (key: string, seq: number) => ({ key, seq, entityId: `e-${seq}` });
+
+      it('gives a key to its first claimer and reports that owner to later claimers', async () => {
+        const action = await create();
+        expect(await store.claimKeys(action.id, [claim('ann@x.com', 0)])).toEqual(new Map([['ann@x.com', claim('ann@x.com', 0)]]));
+        expect(await store.claimKeys(action.id, [claim('ann@x.com', 5), claim('bob@x.com', 5)])).toEqual(
+          new Map([['ann@x.com', claim('ann@x.com', 0)], ['bob@x.com', claim('bob@x.com', 5)]]),
+        );
+      });
+
+      it('gives a retrying owner its own claim back', async () => {
+        const action = await create();
+        await store.claimKeys(action.id, [claim('ann@x.com', 2)]);
+        expect(await store.claimKeys(action.id, [claim('ann@x.com', 2)])).toEqual(new Map([['ann@x.com', claim('ann@x.com', 2)]]));
+      });
+
+      it('gives a key claimed twice in one call to the first in the list', async () => {
+        const action = await create();
+        expect(await store.claimKeys(action.id, [claim('ann@x.com', 3), claim('ann@x.com', 1)])).toEqual(
+          new Map([['ann@x.com', claim('ann@x.com', 3)]]),
+        );
+        expect(await store.claimKeys(action.id, [claim('ann@x.com', 1)])).toEqual(new Map([['ann@x.com', claim('ann@x.com', 3)]]));
+      });
+
+      it('keeps each action\'s claims apart', async () => {
+        const first = await create();
+        const second = await create();
+        await store.claimKeys(first.id, [claim('ann@x.com', 0)]);
+        expect(await store.claimKeys(second.id, [claim('ann@x.com', 7)])).toEqual(new Map([['ann@x.com', claim('ann@x.com', 7)]]));
+      });
+
+      it('drops an action\'s claims when it completes', async () => {
+        const action = await create({ totalEntities: 1 });
+        await store.claimKeys(action.id, [claim('ann@x.com', 0)]);
+        await store.recordOutcomes(action.id, [makeOutcome(0)], T0);
+        expect((await store.completeIfDone(action.id, T0 + 1))?.status).toBe('COMPLETED');
+        expect(await store.claimKeys(action.id, [claim('ann@x.com', 9)])).toEqual(new Map([['ann@x.com', claim('ann@x.com', 9)]]));
+      });
+    });
+
+    describe('completion', () => {
+      it('completes once, when every entity has an outcome', async () => {
+        const action = await create({ totalEntities: 3 });
+        await store.markRunning(action.id, T0 + 1);
+        await store.recordOutcomes(action.id, [makeOutcome(0), makeOutcome(1, 'FAILED')], T0 + 2);
+        expect(await store.completeIfDone(action.id, T0 + 3)).toBeNull();
+        expect((await store.getAction(action.id))?.status).toBe('RUNNING');
+
+        await store.recordOutcomes(action.id, [makeOutcome(2)], T0 + 4);
+        const finished: BulkAction = {
+          ...action, status: 'COMPLETED', startedAt: T0 + 1, completedAt: T0 + 5,
+          progress: { processed: 3, succeeded: 2, failed: 1, skipped: 0 },
+        };
+        expect(await store.completeIfDone(action.id, T0 + 5)).toEqual(finished);
+        expect(await store.completeIfDone(action.id, T0 + 6)).toBeNull();
+        expect(await store.getAction(action.id)).toEqual(finished);
+      });
+
+      it('counts the initial outcomes towards completion', async () => {
+        const action = await create({ totalEntities: 2 }, { initialOutcomes: [makeOutcome(1, 'SKIPPED', 'DUPLICATE_ID')] });
+        expect(await store.completeIfDone(action.id, T0)).toBeNull();
+        await store.recordOutcomes(action.id, [makeOutcome(0)], T0);
+        expect((await store.completeIfDone(action.id, T0 + 1))?.status).toBe('COMPLETED');
+      });
+
+      it.each<[string, Outcome[], 'COMPLETED' | 'FAILED']>([
+        ['every entity failed', [makeOutcome(0, 'FAILED'), makeOutcome(1, 'FAILED')], 'FAILED'],
+        ['nothing succeeded and something failed', [makeOutcome(0, 'FAILED'), makeOutcome(1, 'SKIPPED')], 'FAILED'],
+        ['every entity was skipped', [makeOutcome(0, 'SKIPPED'), makeOutcome(1, 'SKIPPED')], 'COMPLETED'],
+        ['one entity succeeded', [makeOutcome(0, 'FAILED'), makeOutcome(1)], 'COMPLETED'],
+      ])('ends %s as %s', async (_label, outcomes, status) => {
+        const action = await create({ totalEntities: 2 });
+        await store.recordOutcomes(action.id, outcomes, T0);
+        expect(await store.completeIfDone(action.id, T0 + 1)).toMatchObject({ status, completedAt: T0 + 1 });
+      });
+
+      it('fails an action as a whole with its reason, and it does not complete later', async () => {
+        const action = await create({ totalEntities: 1 });
+        await store.failAction(action.id, 'could not enqueue batches: broker down', T0 + 1);
+        expect(await store.getAction(action.id)).toEqual({
+          ...action, status: 'FAILED', error: 'could not enqueue batches: broker down', completedAt: T0 + 1,
+        });
+        await store.recordOutcomes(action.id, [makeOutcome(0)], T0 + 2);
+        expect(await store.completeIfDone(action.id, T0 + 3)).toBeNull();
+        expect((await store.getAction(action.id))?.status).toBe('FAILED');
+      });
+
+      it('does not fail an action that already completed', async () => {
+        const action = await create({ totalEntities: 1 });
+        await store.recordOutcomes(action.id, [makeOutcome(0)], T0);
+        const completed = await store.completeIfDone(action.id, T0 + 1);
+        await store.failAction(action.id, 'too late', T0 + 2);
+        expect(await store.getAction(action.id)).toEqual(completed);
+        expect(completed).toMatchObject({ status: 'COMPLETED', error: null, completedAt: T0 + 1 });
+      });
+    });
+  });
+}

@@ -1,0 +1,180 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { PermanentError } from '../../src/errors';
+import { BaseEntityHandler, type EntityResult } from '../../src/handlers/BaseEntityHandler';
+import { handlers } from '../../src/handlers/index';
+import { processBatch } from '../../src/processing/processBatch';
+import type { EntitySnapshot } from '../../src/store/entityStore';
+import type { BulkAction, FieldUpdates } from '../../src/types/entities';
+import { makeTestPlatform, waitForAction, type TestPlatform } from '../support/testPlatform';
+
+let t: TestPlatform;
+afterEach(async () => t?.close());
+
+const ACCOUNT = 'acme';
+
+async function seedContacts(n: number): Promise<string[]> {
+  const ids = Array.from({ length: n }, (_, i) => `c${String(i).padStart(5, '0')}`);
+  await t.platform.entityStore.insertMany('contact', ACCOUNT, ids.map((id) => ({ id, data: { email: `${id}@x.io`, status: 'lead' } })), Date.now());
+  return ids;
+}
+
+async function create(entityType: string, entityIds: string[], fieldsToUpdate: FieldUpdates = { status: 'customer' }): Promise<string> {
+  const res = await t.app.inject({ method: 'POST', url: `/api/bulk-actions/${entityType}`, payload: { accountId: ACCOUNT, entityIds, fieldsToUpdate } });
+  expect(res.statusCode).toBe(202);
+  return res.json().id as string;
+}
+
+/** Every outcome row of an action, through the API, checked against the counters. */
+async function expectCountersEqualLogs(action: BulkAction): Promise<void> {
+  const logs = (await t.app.inject({ url: `/api/bulk-actions/${action.id}/logs?limit=1000` })).json();
+  expect(logs.total).toBe(action.totalEntities);
+  const byStatus = { SUCCESS: 0, FAILED: 0, SKIPPED: 0 } as Record<string, number>;
+  for (const row of logs.items as { status: string }[]) byStatus[row.status]! += 1;
+  expect(action.progress).toEqual({
+    processed: action.totalEntities,
+    succeeded: byStatus.SUCCESS,
+    failed: byStatus.FAILED,
+    skipped: byStatus.SKIPPED,
+  });
+}
+
+describe('faults and retries', () => {
+  it('a worker dying after writing entities, before recording outcomes, retries without double counting', async () => {
+    t = await makeTestPlatform({ BATCH_SIZE: '10' });
+    const ids = await seedContacts(50);
+    const failuresLeft = new Map([[0, 1], [3, 2]]);
+    await t.startWorkers({
+      faults: {
+        afterEntitiesWritten: (batch) => {
+          const left = failuresLeft.get(batch.batchNo) ?? 0;
+          if (left > 0) {
+            failuresLeft.set(batch.batchNo, left - 1);
+            throw new Error(`injected crash in batch ${batch.batchNo}`);
+          }
+        },
+      },
+    });
+    const action = await waitForAction(t.platform, await create('contact', ids));
+    expect(action.status).toBe('COMPLETED');
+    expect(action.progress).toEqual({ processed: 50, succeeded: 50, failed: 0, skipped: 0 });
+    expect([...failuresLeft.values()]).toEqual([0, 0]);
+    await expectCountersEqualLogs(action);
+  });
+
+  it('a batch redelivered after its outcomes were recorded (lost ack) counts nothing twice', async () => {
+    t = await makeTestPlatform({ BATCH_SIZE: '10' });
+    const ids = await seedContacts(30);
+    const deliveries: number[] = [];
+    let crashed = false;
+    await t.startWorkers({
+      faults: {
+        afterOutcomesRecorded: (batch) => {
+          deliveries.push(batch.batchNo);
+          if (batch.batchNo === 1 && !crashed) {
+            crashed = true;
+            throw new Error('injected crash before ack');
+          }
+        },
+      },
+    });
+    const action = await waitForAction(t.platform, await create('contact', ids));
+    expect(crashed).toBe(true);
+    expect(deliveries.filter((n) => n === 1)).toHaveLength(2);
+    expect(action.progress).toEqual({ processed: 30, succeeded: 30, failed: 0, skipped: 0 });
+    await expectCountersEqualLogs(action);
+  });
+
+  it('transient handler errors back off per the retry policy and redo only unrecorded entities', async () => {
+    const seen: string[][] = [];
+    class FlakyContacts extends BaseEntityHandler {
+      override readonly dedupeKey = 'email';
+      constructor() {
+        super('contact');
+      }
+      async validateEntity(): Promise<boolean> {
+        return true;
+      }
+      async updateEntity(): Promise<void> {}
+      override async processBatch(entities: EntitySnapshot[], updates: FieldUpdates): Promise<EntityResult[]> {
+        seen.push(entities.map((e) => e.id));
+        if (seen.length < 3) throw new Error('connection reset');
+        return handlers.contact.processBatch(entities, updates);
+      }
+    }
+    t = await makeTestPlatform({ BATCH_SIZE: '5', RETRY_BASE_DELAY_MS: '100', RETRY_ATTEMPTS: '4' }, { handlers: { ...handlers, contact: new FlakyContacts() } });
+    const ids = await seedContacts(5);
+    const waits: number[] = [];
+    await t.startWorkers({ delay: async (ms) => void waits.push(ms) });
+    const action = await waitForAction(t.platform, await create('contact', ids));
+    expect(seen).toEqual([ids, ids, ids]);
+    // Exponential from 100 ms with up to 50% jitter: [50,100] then [100,200].
+    expect(waits).toHaveLength(2);
+    expect(waits[0]).toBeGreaterThanOrEqual(50);
+    expect(waits[0]).toBeLessThanOrEqual(100);
+    expect(waits[1]).toBeGreaterThanOrEqual(100);
+    expect(waits[1]).toBeLessThanOrEqual(200);
+    expect(action.progress).toEqual({ processed: 5, succeeded: 5, failed: 0, skipped: 0 });
+  });
+
+  it('errors that outlast every retry fail the remaining entities with RETRIES_EXHAUSTED', async () => {
+    class AlwaysDown extends BaseEntityHandler {
+      constructor() {
+        super('contact');
+      }
+      async validateEntity(): Promise<boolean> {
+        throw new Error('crm unavailable');
+      }
+      async updateEntity(): Promise<void> {}
+    }
+    t = await makeTestPlatform({ RETRY_ATTEMPTS: '3' }, { handlers: { ...handlers, contact: new AlwaysDown() } });
+    const ids = await seedContacts(4);
+    await t.startWorkers({ delay: async () => {} });
+    const action = await waitForAction(t.platform, await create('contact', [...ids, 'missing']));
+    expect(action.status).toBe('FAILED');
+    expect(action.progress).toEqual({ processed: 5, succeeded: 0, failed: 5, skipped: 0 });
+    const stats = (await t.app.inject({ url: `/api/bulk-actions/${action.id}/stats` })).json();
+    expect(stats.errorsByCode).toEqual({ RETRIES_EXHAUSTED: 4, NOT_FOUND: 1 });
+  });
+
+  it('a PermanentError thrown for a whole batch fails its entities at once, with its code', async () => {
+    let calls = 0;
+    class Rejecting extends BaseEntityHandler {
+      constructor() {
+        super('contact');
+      }
+      async validateEntity(): Promise<boolean> {
+        return true;
+      }
+      async updateEntity(): Promise<void> {}
+      override async processBatch(): Promise<EntityResult[]> {
+        calls++;
+        throw new PermanentError('the CRM refused the whole batch', 'CRM_REJECTED');
+      }
+    }
+    t = await makeTestPlatform({}, { handlers: { ...handlers, contact: new Rejecting() } });
+    const ids = await seedContacts(3);
+    await t.startWorkers();
+    const action = await waitForAction(t.platform, await create('contact', ids));
+    expect(calls).toBe(1);
+    expect(action.status).toBe('FAILED');
+    const logs = (await t.app.inject({ url: `/api/bulk-actions/${action.id}/logs` })).json();
+    expect(logs.items.map((r: { code: string }) => r.code)).toEqual(['CRM_REJECTED', 'CRM_REJECTED', 'CRM_REJECTED']);
+  });
+
+  it('a batch delivered more than maxDeliveries times fails what is left instead of looping', async () => {
+    t = await makeTestPlatform();
+    const ids = await seedContacts(3);
+    const actionId = await create('contact', ids);
+    const batch = { actionId, accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0, 1, 2], fieldsToUpdate: { status: 'customer' } };
+    // Pretend an earlier delivery recorded the first entity before its worker died.
+    await t.platform.jobStore.recordOutcomes(actionId, [{ seq: 0, entityId: ids[0]!, status: 'SUCCESS', code: null, message: null }], Date.now());
+    const deps = { ...t.platform, retry: { ...t.platform.retry, maxDeliveries: 3 } };
+    await processBatch(deps, batch, { deliveryCount: 4 });
+    const action = (await t.platform.jobStore.getAction(actionId))!;
+    expect(action.status).toBe('COMPLETED');
+    expect(action.progress).toEqual({ processed: 3, succeeded: 1, failed: 2, skipped: 0 });
+    expect(await t.platform.jobStore.errorsByCode(actionId)).toEqual({ RETRIES_EXHAUSTED: 2 });
+    const untouched = await t.platform.entityStore.get('contact', ACCOUNT, ids[1]!);
+    expect(untouched?.data.status).toBe('lead');
+  });
+});
