@@ -305,12 +305,12 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
         expect((await store.completeIfDone(action.id, T0 + 1))?.status).toBe('COMPLETED');
       });
 
-      it.each<[string, Outcome[], 'COMPLETED' | 'FAILED']>([
-        ['every entity failed', [makeOutcome(0, 'FAILED'), makeOutcome(1, 'FAILED')], 'FAILED'],
-        ['nothing succeeded and something failed', [makeOutcome(0, 'FAILED'), makeOutcome(1, 'SKIPPED')], 'FAILED'],
-        ['every entity was skipped', [makeOutcome(0, 'SKIPPED'), makeOutcome(1, 'SKIPPED')], 'COMPLETED'],
-        ['one entity succeeded', [makeOutcome(0, 'FAILED'), makeOutcome(1)], 'COMPLETED'],
-      ])('ends %s as %s', async (_label, outcomes, status) => {
+      it.each<[string, 'COMPLETED' | 'FAILED', Outcome[]]>([
+        ['every entity failed', 'FAILED', [makeOutcome(0, 'FAILED'), makeOutcome(1, 'FAILED')]],
+        ['nothing succeeded and something failed', 'FAILED', [makeOutcome(0, 'FAILED'), makeOutcome(1, 'SKIPPED')]],
+        ['every entity was skipped', 'COMPLETED', [makeOutcome(0, 'SKIPPED'), makeOutcome(1, 'SKIPPED')]],
+        ['one entity succeeded', 'COMPLETED', [makeOutcome(0, 'FAILED'), makeOutcome(1)]],
+      ])('when %s, ends as %s', async (_label, status, outcomes) => {
         const action = await create({ totalEntities: 2 });
         await store.recordOutcomes(action.id, outcomes, T0);
         expect(await store.completeIfDone(action.id, T0 + 1)).toMatchObject({ status, completedAt: T0 + 1 });

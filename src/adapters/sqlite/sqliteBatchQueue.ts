@@ -40,7 +40,7 @@ export class SqliteBatchQueue implements BatchQueue {
         RETURNING id, payload, deliveries`),
       ack: db.prepare('DELETE FROM queue_batches WHERE id = ?'),
       release: db.prepare('UPDATE queue_batches SET leased_until = 0 WHERE id = ?'),
-      purge: db.prepare('DELETE FROM queue_batches WHERE action_id = ?'),
+      purge: db.prepare('DELETE FROM queue_batches WHERE action_id = ? AND leased_until <= ?'),
       depth: db.prepare('SELECT count(*) AS n FROM queue_batches'),
     };
   }
@@ -74,9 +74,11 @@ export class SqliteBatchQueue implements BatchQueue {
         const claimed = this.claim();
         if (!claimed) {
           const ac = new AbortController();
-          const woken = new Promise<void>((resolve) => idle.add(resolve));
+          let wake!: () => void;
+          const woken = new Promise<void>((resolve) => idle.add((wake = resolve)));
           await Promise.race([woken, sleep(this.pollMs, undefined, { signal: ac.signal }).catch(() => {})]);
           ac.abort(); // no timer outlives the wait
+          idle.delete(wake);
           continue;
         }
         try {
@@ -103,7 +105,7 @@ export class SqliteBatchQueue implements BatchQueue {
   }
 
   async purge(actionId: string): Promise<number> {
-    return this.s.purge.run(actionId).changes;
+    return this.s.purge.run(actionId, Date.now()).changes;
   }
 
   async depth(): Promise<number> {

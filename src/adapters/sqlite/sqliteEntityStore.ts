@@ -34,7 +34,7 @@ export class SqliteEntityStore implements EntityStore {
           SELECT 1 FROM entities o
           WHERE o.entity_type = e.entity_type AND o.account_id = e.account_id
             AND o.dedupe_key = e.dedupe_key AND o.id <> e.id) END AS key_shared
-      FROM json_each(?) j CROSS JOIN entities e
+      FROM (SELECT DISTINCT value FROM json_each(?)) j CROSS JOIN entities e
       WHERE e.entity_type = ? AND e.id = j.value AND e.account_id = ?`);
     this.getStmt = db.prepare(
       'SELECT id, account_id, data, dedupe_key, created_at, updated_at FROM entities WHERE entity_type = ? AND id = ? AND account_id = ?',

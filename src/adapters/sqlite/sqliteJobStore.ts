@@ -52,7 +52,8 @@ export class SqliteJobStore implements JobStore {
 
   async insertAction(input: NewAction, duplicateSince: number | null): Promise<InsertActionResult> {
     const { action } = input;
-    return this.db.transaction((): InsertActionResult => {
+    let no: number | undefined;
+    const result = this.db.transaction((): InsertActionResult => {
       if (input.idempotencyKey !== null) {
         const row = this.s.byKey.get(action.accountId, input.idempotencyKey) as ActionRow | undefined;
         if (row) {
@@ -63,13 +64,15 @@ export class SqliteJobStore implements JobStore {
         const row = this.s.byPayload.get(action.accountId, input.payloadHash, duplicateSince) as ActionRow | undefined;
         if (row) return { created: false, reason: 'DUPLICATE_PAYLOAD', existing: toAction(row) };
       }
-      const no = Number(
+      no = Number(
         this.s.insertAction.run(...actionParams(action), input.payloadHash, input.idempotencyKey, input.creationResponse).lastInsertRowid,
       );
-      this.actionNos.set(action.id, no);
       this.insertOutcomes(no, input.initialOutcomes, action.createdAt);
       return { created: true };
     })();
+    // Cached only once committed: a rolled-back insert must not leave a row number behind.
+    if (result.created && no !== undefined) this.actionNos.set(action.id, no);
+    return result;
   }
 
   async getAction(id: string): Promise<BulkAction | null> {

@@ -1,0 +1,107 @@
+import type { Config } from '../config';
+import { handlerFor } from '../handlers/index';
+import type { Platform } from '../platform';
+import { seedEntities } from './generateEntities';
+
+export const DEMO_ACCOUNT = 'demo';
+/** A second account whose contacts the demo account must never see or touch. */
+const OTHER_ACCOUNT = 'other';
+
+interface DemoSet {
+  entityType: string;
+  accountId: string;
+  count: number;
+  idPrefix: string;
+  duplicateEmailRate?: number;
+}
+
+/** The prefixes give IDs like contact-0000001, which printNextSteps' commands rely on. */
+const DEMO_SETS: readonly DemoSet[] = [
+  // A few shared emails, so a bulk action over the demo contacts and leads shows de-duplication.
+  { entityType: 'contact', accountId: DEMO_ACCOUNT, count: 5_000, idPrefix: 'contact-', duplicateEmailRate: 0.02 },
+  { entityType: 'lead', accountId: DEMO_ACCOUNT, count: 5_000, idPrefix: 'lead-', duplicateEmailRate: 0.02 },
+  { entityType: 'account', accountId: DEMO_ACCOUNT, count: 2_000, idPrefix: 'account-' },
+  { entityType: 'product', accountId: DEMO_ACCOUNT, count: 2_000, idPrefix: 'product-' },
+  { entityType: 'contact', accountId: OTHER_ACCOUNT, count: 100, idPrefix: 'other-contact-' },
+];
+
+export interface DemoInfo {
+  accountId: string;
+  /** Entities of each registered type in the demo account. */
+  counts: Record<string, number>;
+  /** False when the account already had data and was left alone. */
+  seededNow: boolean;
+}
+
+/**
+ * Gives a fresh data dir something to act on. Seeds only when the demo account has no entity of
+ * any type: an account someone has already used (or emptied on purpose) is never overwritten.
+ */
+export async function seedDemoAccount(platform: Platform): Promise<DemoInfo> {
+  const { logger, entityStore } = platform;
+  const existing = await countsOf(platform, DEMO_ACCOUNT);
+  if (Object.values(existing).some((n) => n > 0)) {
+    logger.info({ accountId: DEMO_ACCOUNT, counts: existing }, 'demo account already has data; not seeding it');
+    return { accountId: DEMO_ACCOUNT, counts: existing, seededNow: false };
+  }
+
+  const started = Date.now();
+  for (const set of DEMO_SETS) {
+    // A platform built with its own registry may not have every built-in type.
+    if (!handlerFor(platform.handlers, set.entityType)) continue;
+    await seedEntities(entityStore, set.entityType, set.accountId, set.count, {
+      idPrefix: set.idPrefix,
+      duplicateEmailRate: set.duplicateEmailRate ?? 0,
+    });
+  }
+  const counts = await countsOf(platform, DEMO_ACCOUNT);
+  logger.info({ accountId: DEMO_ACCOUNT, counts, otherAccount: OTHER_ACCOUNT, ms: Date.now() - started }, 'seeded demo data');
+  return { accountId: DEMO_ACCOUNT, counts, seededNow: true };
+}
+
+async function countsOf(platform: Platform, accountId: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const entityType of Object.keys(platform.handlers)) {
+    counts[entityType] = await platform.entityStore.count(entityType, accountId);
+  }
+  return counts;
+}
+
+/** What to try first, printed once the server listens. User-facing, so plain console output rather than a log line. */
+export function printNextSteps(config: Config, demo: DemoInfo | null): void {
+  const base = `http://localhost:${config.port}`;
+  const lines = ['', `Bulk Action Platform listening on ${base}`];
+  if (demo) {
+    const counts = Object.entries(demo.counts).map(([type, n]) => `${type} ${n.toLocaleString('en-US')}`).join(' · ');
+    lines.push(`Demo account "${demo.accountId}"${demo.seededNow ? ' (seeded just now)' : ''}: ${counts}`);
+    lines.push(`Account "${OTHER_ACCOUNT}" holds other-contact-* IDs: the demo account can neither see nor change them.`);
+  } else {
+    lines.push(`No demo data (DEMO_DATA=false). For the commands below, first run:`);
+    lines.push(`  npm run seed -- --account ${DEMO_ACCOUNT} --type contact --count 5000 --prefix contact-`);
+  }
+  const body = JSON.stringify({
+    accountId: DEMO_ACCOUNT,
+    entityIds: ['contact-0000001', 'contact-0000002', 'contact-0000003'],
+    fieldsToUpdate: { status: 'customer' },
+  });
+  lines.push(
+    '',
+    'Try it:',
+    '  # 1. Mark three demo contacts as customers',
+    `  curl -s -X POST ${base}/api/bulk-actions/contact -H 'content-type: application/json' \\`,
+    `    -d '${body}'`,
+    '',
+    '  # 2. Follow it: replace <id> with the "id" from the answer above',
+    `  curl -s ${base}/api/bulk-actions/<id>`,
+    `  curl -s ${base}/api/bulk-actions/<id>/stats`,
+    `  curl -s ${base}/api/bulk-actions/<id>/logs`,
+    '',
+    '  # 3. See the updated contact',
+    `  curl -s '${base}/api/entities/contact/contact-0000001?accountId=${DEMO_ACCOUNT}'`,
+    '',
+    '  # 4. Seed a bigger account (works while the server runs); its IDs go to ids.txt',
+    '  npm run seed -- --account acme --type contact --count 100000 --out ids.txt',
+    '',
+  );
+  console.log(lines.join('\n'));
+}

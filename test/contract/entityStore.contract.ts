@@ -1,0 +1,195 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DedupeFieldOf, EntitySnapshot, EntityStore, NewEntity } from '../../src/store/entityStore';
+import { T0 } from '../support/fixtures';
+
+export type MakeEntityStore = (dedupeFieldOf: DedupeFieldOf) => Promise<{ store: EntityStore; cleanup: () => Promise<void> }>;
+
+/** Contacts and leads de-duplicate on email; products have no de-dup key. */
+const dedupeFieldOf: DedupeFieldOf = (type) => (type === 'contact' || type === 'lead' ? 'email' : undefined);
+
+/** The EntityStore port's behaviour, run against every adapter. Uses only the port: the factory is the adapter-specific part. */
+export function describeEntityStoreContract(name: string, makeStore: MakeEntityStore): void {
+  describe(`EntityStore contract: ${name}`, () => {
+    let store: EntityStore;
+    let cleanup: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await makeStore(dedupeFieldOf));
+    });
+    afterEach(async () => {
+      await cleanup();
+    });
+
+    /** Snapshots sorted by id: getMany promises no order. */
+    async function snapshots(type: string, accountId: string, ids: string[]): Promise<EntitySnapshot[]> {
+      return (await store.getMany(type, accountId, ids)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    }
+
+    async function keysOf(ids: string[], type = 'contact', accountId = 'acct-a') {
+      return (await snapshots(type, accountId, ids)).map(({ id, dedupeKey, keyShared }) => ({ id, dedupeKey, keyShared }));
+    }
+
+    describe('records', () => {
+      it('round-trips data and timestamps through insertMany and get', async () => {
+        const data = { name: 'Ann', email: 'ann@x.com', score: 3, vip: true, tags: ['a', 'b'], note: null };
+        await store.insertMany('contact', 'acct-a', [{ id: 'c1', data }], T0);
+        expect(await store.get('contact', 'acct-a', 'c1')).toEqual({ id: 'c1', accountId: 'acct-a', data, createdAt: T0, updatedAt: T0 });
+        expect(await store.get('contact', 'acct-a', 'missing')).toBeNull();
+      });
+
+      it('replaces the whole record when insertMany sees an existing id', async () => {
+        await store.insertMany('contact', 'acct-a', [{ id: 'c1', data: { name: 'Ann', status: 'lead' } }], T0);
+        await store.insertMany('contact', 'acct-a', [{ id: 'c1', data: { name: 'Annie' } }], T0 + 5);
+        const record = await store.get('contact', 'acct-a', 'c1');
+        expect(record?.data).toEqual({ name: 'Annie' });
+        expect(record?.updatedAt).toBe(T0 + 5);
+        expect(await store.count('contact', 'acct-a')).toBe(1);
+      });
+
+      it('returns only the entities that exist from getMany', async () => {
+        await store.insertMany('product', 'acct-a', [{ id: 'p1', data: { sku: '1' } }, { id: 'p2', data: { sku: '2' } }], T0);
+        expect(await snapshots('product', 'acct-a', ['p2', 'missing', 'p1'])).toEqual([
+          { id: 'p1', accountId: 'acct-a', data: { sku: '1' }, createdAt: T0, updatedAt: T0, dedupeKey: null, keyShared: false },
+          { id: 'p2', accountId: 'acct-a', data: { sku: '2' }, createdAt: T0, updatedAt: T0, dedupeKey: null, keyShared: false },
+        ]);
+        expect(await store.getMany('product', 'acct-a', [])).toEqual([]);
+      });
+
+      it('treats the same id in another entity type as another entity', async () => {
+        await store.insertMany('contact', 'acct-a', [{ id: 'x1', data: { name: 'contact' } }], T0);
+        await store.insertMany('lead', 'acct-a', [{ id: 'x1', data: { name: 'lead' } }], T0);
+        expect(await store.updateMany('contact', 'acct-a', ['x1'], { name: 'changed' }, T0 + 1)).toBe(1);
+        expect((await store.get('contact', 'acct-a', 'x1'))?.data).toEqual({ name: 'changed' });
+        expect(await store.get('lead', 'acct-a', 'x1')).toEqual({ id: 'x1', accountId: 'acct-a', data: { name: 'lead' }, createdAt: T0, updatedAt: T0 });
+        expect(await store.get('product', 'acct-a', 'x1')).toBeNull();
+      });
+    });
+
+    describe('account scoping', () => {
+      beforeEach(async () => {
+        await store.insertMany('contact', 'acct-a', [{ id: 'a1', data: { name: 'A' } }], T0);
+        await store.insertMany('contact', 'acct-b', [{ id: 'b1', data: { name: 'B' } }], T0);
+      });
+      const untouchedB = { id: 'b1', accountId: 'acct-b', data: { name: 'B' }, createdAt: T0, updatedAt: T0 };
+
+      it('never reads another account\'s entity', async () => {
+        expect(await store.get('contact', 'acct-a', 'b1')).toBeNull();
+        expect((await store.getMany('contact', 'acct-a', ['b1', 'a1'])).map((s) => s.id)).toEqual(['a1']);
+        expect(await store.getMany('contact', 'acct-a', ['b1'])).toEqual([]);
+      });
+
+      it('never updates another account\'s entity', async () => {
+        expect(await store.update('contact', 'acct-a', 'b1', { name: 'hijacked' }, T0 + 1)).toBe(false);
+        expect(await store.updateMany('contact', 'acct-a', ['a1', 'b1'], { name: 'changed' }, T0 + 1)).toBe(1);
+        expect(await store.get('contact', 'acct-b', 'b1')).toEqual(untouchedB);
+        expect((await store.get('contact', 'acct-a', 'a1'))?.data).toEqual({ name: 'changed' });
+      });
+
+      it('counts and lists only the account\'s own entities', async () => {
+        expect(await store.count('contact', 'acct-a')).toBe(1);
+        expect(await store.listIds('contact', 'acct-a', null, 10)).toEqual(['a1']);
+        expect(await store.count('contact', 'acct-c')).toBe(0);
+        expect(await store.listIds('contact', 'acct-c', null, 10)).toEqual([]);
+      });
+    });
+
+    describe('updates', () => {
+      const original = { name: 'Ann', email: 'ann@x.com', status: 'lead', score: 1, tags: ['a', 'b', 'c'] };
+      beforeEach(async () => {
+        await store.insertMany('contact', 'acct-a', [{ id: 'c1', data: original }, { id: 'c2', data: { ...original, email: 'bo@x.com' } }], T0);
+      });
+
+      it('merges the fields into each entity, returns how many matched and stamps updatedAt', async () => {
+        expect(await store.updateMany('contact', 'acct-a', ['c1', 'missing', 'c2'], { status: 'customer', score: 2, region: 'emea' }, T0 + 7)).toBe(2);
+        expect(await store.get('contact', 'acct-a', 'c1')).toEqual({
+          id: 'c1', accountId: 'acct-a', data: { ...original, status: 'customer', score: 2, region: 'emea' }, createdAt: T0, updatedAt: T0 + 7,
+        });
+        expect((await store.get('contact', 'acct-a', 'c2'))?.data).toEqual({ ...original, email: 'bo@x.com', status: 'customer', score: 2, region: 'emea' });
+        expect(await store.updateMany('contact', 'acct-a', [], { status: 'x' }, T0 + 8)).toBe(0);
+      });
+
+      it('updates one entity and says whether it existed', async () => {
+        expect(await store.update('contact', 'acct-a', 'c1', { status: 'customer' }, T0 + 1)).toBe(true);
+        expect(await store.update('contact', 'acct-a', 'missing', { status: 'customer' }, T0 + 1)).toBe(false);
+        expect(await store.get('contact', 'acct-a', 'c1')).toMatchObject({ data: { ...original, status: 'customer' }, updatedAt: T0 + 1 });
+        expect((await store.get('contact', 'acct-a', 'c2'))?.updatedAt).toBe(T0);
+      });
+
+      it('clears a field set to null and keeps the others', async () => {
+        await store.updateMany('contact', 'acct-a', ['c1'], { status: null }, T0 + 1);
+        const data = (await store.get('contact', 'acct-a', 'c1'))?.data ?? {};
+        expect(data.status ?? null).toBeNull();
+        const { status: _status, ...rest } = data;
+        expect(rest).toEqual({ name: 'Ann', email: 'ann@x.com', score: 1, tags: ['a', 'b', 'c'] });
+      });
+
+      it('replaces an array as a whole', async () => {
+        await store.updateMany('contact', 'acct-a', ['c1'], { tags: ['d'] }, T0 + 1);
+        expect((await store.get('contact', 'acct-a', 'c1'))?.data.tags).toEqual(['d']);
+      });
+    });
+
+    describe('de-dup keys', () => {
+      const contact = (id: string, email?: unknown): NewEntity => ({ id, data: email === undefined ? { name: id } : { name: id, email } });
+
+      it('normalises the key and marks it shared only within the same type and account', async () => {
+        await store.insertMany('contact', 'acct-a', [
+          contact('c1', '  Ann@Example.COM '), contact('c2', 'ann@example.com'), contact('c3', 'bob@example.com'),
+        ], T0);
+        await store.insertMany('contact', 'acct-b', [contact('b1', 'bob@example.com')], T0);
+        await store.insertMany('lead', 'acct-a', [contact('l1', 'bob@example.com')], T0);
+        expect(await keysOf(['c1', 'c2', 'c3'])).toEqual([
+          { id: 'c1', dedupeKey: 'ann@example.com', keyShared: true },
+          { id: 'c2', dedupeKey: 'ann@example.com', keyShared: true },
+          { id: 'c3', dedupeKey: 'bob@example.com', keyShared: false },
+        ]);
+        expect((await store.getMany('contact', 'acct-a', ['c1']))[0]?.data).toEqual({ name: 'c1', email: '  Ann@Example.COM ' });
+      });
+
+      it('has no key for a missing, blank or non-string key field', async () => {
+        await store.insertMany('contact', 'acct-a', [contact('c1'), contact('c2'), contact('c3', '   '), contact('c4', '   '), contact('c5', 42)], T0);
+        expect(await keysOf(['c1', 'c2', 'c3', 'c4', 'c5'])).toEqual(
+          ['c1', 'c2', 'c3', 'c4', 'c5'].map((id) => ({ id, dedupeKey: null, keyShared: false })),
+        );
+      });
+
+      it('has no key for a type without a de-dup field', async () => {
+        await store.insertMany('product', 'acct-a', [contact('p1', 'same@x.com'), contact('p2', 'same@x.com')], T0);
+        expect(await keysOf(['p1', 'p2'], 'product')).toEqual([
+          { id: 'p1', dedupeKey: null, keyShared: false },
+          { id: 'p2', dedupeKey: null, keyShared: false },
+        ]);
+      });
+
+      it('follows updates of the key field', async () => {
+        await store.insertMany('contact', 'acct-a', [contact('c1', 'ann@x.com'), contact('c2', 'bob@x.com'), contact('c3', 'cy@x.com')], T0);
+        expect(await store.updateMany('contact', 'acct-a', ['c2'], { email: ' ANN@x.com' }, T0 + 1)).toBe(1);
+        await store.updateMany('contact', 'acct-a', ['c1', 'c2', 'c3'], { name: 'renamed' }, T0 + 2);
+        expect(await keysOf(['c1', 'c2', 'c3'])).toEqual([
+          { id: 'c1', dedupeKey: 'ann@x.com', keyShared: true },
+          { id: 'c2', dedupeKey: 'ann@x.com', keyShared: true },
+          { id: 'c3', dedupeKey: 'cy@x.com', keyShared: false },
+        ]);
+
+        await store.updateMany('contact', 'acct-a', ['c1'], { email: null }, T0 + 3);
+        expect(await keysOf(['c1', 'c2'])).toEqual([
+          { id: 'c1', dedupeKey: null, keyShared: false },
+          { id: 'c2', dedupeKey: 'ann@x.com', keyShared: false },
+        ]);
+      });
+    });
+
+    describe('listing', () => {
+      it('counts and lists ids in id order, paging after an id', async () => {
+        const ids = ['id-03', 'id-01', 'id-05', 'id-02', 'id-04'];
+        await store.insertMany('lead', 'acct-a', ids.map((id) => ({ id, data: {} })), T0);
+        expect(await store.count('lead', 'acct-a')).toBe(5);
+        expect(await store.count('contact', 'acct-a')).toBe(0);
+        expect(await store.listIds('lead', 'acct-a', null, 2)).toEqual(['id-01', 'id-02']);
+        expect(await store.listIds('lead', 'acct-a', 'id-02', 2)).toEqual(['id-03', 'id-04']);
+        expect(await store.listIds('lead', 'acct-a', 'id-04', 10)).toEqual(['id-05']);
+        expect(await store.listIds('lead', 'acct-a', 'id-05', 10)).toEqual([]);
+      });
+    });
+  });
+}
