@@ -22,7 +22,10 @@ export function describeEntityStoreContract(name: string, makeStore: MakeEntityS
 
     /** Snapshots sorted by id: getMany promises no order. */
     async function snapshots(type: string, accountId: string, ids: string[]): Promise<EntitySnapshot[]> {
-      return (await store.getMany(type, accountId, ids)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      // The port promises these fields, not a plain object: an adapter may parse `data` lazily.
+      return (await store.getMany(type, accountId, ids))
+        .map(({ id, accountId, data, createdAt, updatedAt, dedupeKey, keyShared }) => ({ id, accountId, data, createdAt, updatedAt, dedupeKey, keyShared }))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     }
 
     async function keysOf(ids: string[], type = 'contact', accountId = 'acct-a') {
@@ -176,6 +179,18 @@ export function describeEntityStoreContract(name: string, makeStore: MakeEntityS
           { id: 'c1', dedupeKey: null, keyShared: false },
           { id: 'c2', dedupeKey: 'ann@x.com', keyShared: false },
         ]);
+      });
+
+      it('follows a record replaced by insertMany', async () => {
+        await store.insertMany('contact', 'acct-a', [contact('c1', 'ann@x.com'), contact('c2', 'ann@x.com')], T0);
+        expect((await keysOf(['c1'])).map((k) => k.keyShared)).toEqual([true]);
+        await store.insertMany('contact', 'acct-a', [contact('c2', 'bob@x.com')], T0 + 1);
+        expect(await keysOf(['c1', 'c2'])).toEqual([
+          { id: 'c1', dedupeKey: 'ann@x.com', keyShared: false },
+          { id: 'c2', dedupeKey: 'bob@x.com', keyShared: false },
+        ]);
+        await store.insertMany('contact', 'acct-a', [contact('c3', 'BOB@x.com')], T0 + 2);
+        expect((await keysOf(['c2', 'c3'])).map((k) => k.keyShared)).toEqual([true, true]);
       });
     });
 

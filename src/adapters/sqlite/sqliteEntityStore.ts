@@ -2,16 +2,18 @@ import type { Statement } from 'better-sqlite3';
 import { normaliseDedupeKey, type DedupeFieldOf, type EntitySnapshot, type EntityStore, type NewEntity } from '../../store/entityStore';
 import type { EntityRecord, FieldUpdates } from '../../types/entities';
 import type { SqliteDatabase } from './database';
+import { SharedKeys } from './sharedKeys';
 
 interface EntityRow {
   id: string;
   account_id: string;
   data: string;
-  dedupe_key: string | null;
   created_at: number;
   updated_at: number;
-  key_shared?: number;
 }
+
+/** id, account_id, data, dedupe_key, created_at, updated_at, key_shared */
+type RawSnapshotRow = [string, string, string, string | null, number, number, number];
 
 /**
  * Entities in one generic table; a type's fields are a JSON document, merged with json_patch.
@@ -19,42 +21,62 @@ interface EntityRow {
  * statement whatever its size.
  */
 export class SqliteEntityStore implements EntityStore {
-  private readonly getManyStmt: Statement;
-  private readonly getStmt: Statement;
+  private readonly sharedKeys: SharedKeys;
+  private readonly s: Record<'getMany' | 'get' | 'insert' | 'replace' | 'keyOf' | 'keysOf', Statement>;
   private readonly updateStmts = new Map<string, Statement>();
 
   constructor(
     private readonly db: SqliteDatabase,
     private readonly dedupeFieldOf: DedupeFieldOf,
   ) {
-    // CROSS JOIN pins json_each as the outer loop: one primary-key probe per ID.
-    this.getManyStmt = db.prepare(`
-      SELECT e.id, e.account_id, e.data, e.dedupe_key, e.created_at, e.updated_at,
-        CASE WHEN e.dedupe_key IS NULL THEN 0 ELSE EXISTS (
-          SELECT 1 FROM entities o
-          WHERE o.entity_type = e.entity_type AND o.account_id = e.account_id
-            AND o.dedupe_key = e.dedupe_key AND o.id <> e.id) END AS key_shared
-      FROM (SELECT DISTINCT value FROM json_each(?)) j CROSS JOIN entities e
-      WHERE e.entity_type = ? AND e.id = j.value AND e.account_id = ?`);
-    this.getStmt = db.prepare(
-      'SELECT id, account_id, data, dedupe_key, created_at, updated_at FROM entities WHERE entity_type = ? AND id = ? AND account_id = ?',
-    );
+    this.sharedKeys = new SharedKeys(db);
+    this.s = {
+      // CROSS JOIN pins json_each as the outer loop: one primary-key probe per ID. Raw rows skip
+      // building an object per row on the hot path.
+      getMany: db
+        .prepare(`
+          SELECT e.id, e.account_id, e.data, e.dedupe_key, e.created_at, e.updated_at, s.key IS NOT NULL
+          FROM (SELECT DISTINCT value FROM json_each(?)) j CROSS JOIN entities e
+          LEFT JOIN entity_shared_keys s ON s.entity_type = e.entity_type AND s.account_id = e.account_id AND s.key = e.dedupe_key
+          WHERE e.entity_type = ? AND e.id = j.value AND e.account_id = ?`)
+        .raw(true),
+      get: db.prepare('SELECT id, account_id, data, created_at, updated_at FROM entities WHERE entity_type = ? AND id = ? AND account_id = ?'),
+      insert: db.prepare(`INSERT INTO entities (entity_type, id, account_id, data, dedupe_key, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+      replace: db.prepare(`UPDATE entities SET account_id = ?, data = ?, dedupe_key = ?, created_at = ?, updated_at = ?
+        WHERE entity_type = ? AND id = ?`),
+      keyOf: db.prepare('SELECT account_id, dedupe_key FROM entities WHERE entity_type = ? AND id = ?'),
+      keysOf: db.prepare(`SELECT DISTINCT e.dedupe_key FROM json_each(?) j CROSS JOIN entities e
+        WHERE e.entity_type = ? AND e.id = j.value AND e.account_id = ? AND e.dedupe_key IS NOT NULL`),
+    };
   }
 
   async getMany(entityType: string, accountId: string, ids: string[]): Promise<EntitySnapshot[]> {
     if (ids.length === 0) return [];
-    const rows = this.getManyStmt.all(JSON.stringify(ids), entityType, accountId) as EntityRow[];
-    return rows.map((row) => ({ ...toRecord(row), dedupeKey: row.dedupe_key, keyShared: row.key_shared === 1 }));
+    const rows = this.s.getMany.all(JSON.stringify(ids), entityType, accountId) as RawSnapshotRow[];
+    return rows.map((row) => new StoredSnapshot(row));
   }
 
   async updateMany(entityType: string, accountId: string, ids: string[], updates: FieldUpdates, at: number): Promise<number> {
     if (ids.length === 0) return 0;
-    const { stmt, params } = this.updateFor(entityType, updates);
-    return stmt.run(...params, at, entityType, accountId, JSON.stringify(ids)).changes;
+    const field = this.dedupeFieldOf(entityType);
+    const patch = JSON.stringify(updates);
+    const idList = JSON.stringify(ids);
+    if (field === undefined || !Object.hasOwn(updates, field)) {
+      return this.updateStmt(false).run(patch, at, entityType, accountId, idList).changes;
+    }
+    // The key field changes: the old keys may stop being shared and the new one may start.
+    const newKey = normaliseDedupeKey(updates[field]);
+    return this.db.transaction(() => {
+      const oldKeys = (this.s.keysOf.all(idList, entityType, accountId) as { dedupe_key: string }[]).map((r) => r.dedupe_key);
+      const changes = this.updateStmt(true).run(patch, newKey, at, entityType, accountId, idList).changes;
+      this.sharedKeys.refresh(entityType, accountId, newKey === null ? oldKeys : [...oldKeys, newKey]);
+      return changes;
+    })();
   }
 
   async get(entityType: string, accountId: string, id: string): Promise<EntityRecord | null> {
-    const row = this.getStmt.get(entityType, id, accountId) as EntityRow | undefined;
+    const row = this.s.get.get(entityType, id, accountId) as EntityRow | undefined;
     return row ? toRecord(row) : null;
   }
 
@@ -62,16 +84,21 @@ export class SqliteEntityStore implements EntityStore {
     return (await this.updateMany(entityType, accountId, [id], updates, at)) === 1;
   }
 
+  /** Inserts, or replaces an entity with the same (type, id). */
   async insertMany(entityType: string, accountId: string, entities: NewEntity[], at: number): Promise<void> {
     const field = this.dedupeFieldOf(entityType);
-    const insert = this.db.prepare(
-      `INSERT OR REPLACE INTO entities (entity_type, id, account_id, data, dedupe_key, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    );
     this.db.transaction(() => {
       for (const e of entities) {
         const key = field === undefined ? null : normaliseDedupeKey(e.data[field]);
-        insert.run(entityType, e.id, accountId, JSON.stringify(e.data), key, at, at);
+        const data = JSON.stringify(e.data);
+        if (this.s.insert.run(entityType, e.id, accountId, data, key, at, at).changes === 1) {
+          if (key !== null) this.sharedKeys.markIfShared(entityType, accountId, key);
+          continue;
+        }
+        const old = this.s.keyOf.get(entityType, e.id) as { account_id: string; dedupe_key: string | null };
+        this.s.replace.run(accountId, data, key, at, at, entityType, e.id);
+        if (old.dedupe_key !== null) this.sharedKeys.refresh(entityType, old.account_id, [old.dedupe_key]);
+        if (key !== null) this.sharedKeys.refresh(entityType, accountId, [key]);
       }
     })();
   }
@@ -94,10 +121,7 @@ export class SqliteEntityStore implements EntityStore {
     // The database handle is owned and closed by whoever opened it (the composition root).
   }
 
-  /** The UPDATE for one shape of update: it rewrites dedupe_key only when the update sets the key field. */
-  private updateFor(entityType: string, updates: FieldUpdates): { stmt: Statement; params: unknown[] } {
-    const field = this.dedupeFieldOf(entityType);
-    const setsKey = field !== undefined && Object.hasOwn(updates, field);
+  private updateStmt(setsKey: boolean): Statement {
     const cacheKey = setsKey ? 'with-key' : 'plain';
     let stmt = this.updateStmts.get(cacheKey);
     if (!stmt) {
@@ -106,8 +130,28 @@ export class SqliteEntityStore implements EntityStore {
         WHERE entity_type = ? AND account_id = ? AND id IN (SELECT value FROM json_each(?))`);
       this.updateStmts.set(cacheKey, stmt);
     }
-    const patch = JSON.stringify(updates);
-    return { stmt, params: setsKey ? [patch, normaliseDedupeKey(updates[field!])] : [patch] };
+    return stmt;
+  }
+}
+
+/** A row read for a batch. `data` is parsed on first use: most handler checks never look at it. */
+class StoredSnapshot implements EntitySnapshot {
+  readonly id: string;
+  readonly accountId: string;
+  readonly dedupeKey: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly keyShared: boolean;
+  private parsed: Record<string, unknown> | undefined;
+  private readonly raw: string;
+
+  constructor(row: RawSnapshotRow) {
+    [this.id, this.accountId, this.raw, this.dedupeKey, this.createdAt, this.updatedAt] = row;
+    this.keyShared = row[6] === 1;
+  }
+
+  get data(): Record<string, unknown> {
+    return (this.parsed ??= JSON.parse(this.raw) as Record<string, unknown>);
   }
 }
 
