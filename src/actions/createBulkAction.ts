@@ -2,7 +2,7 @@ import type { Config } from '../config';
 import { ApiError, toError } from '../errors';
 import type { HandlerRegistry } from '../handlers/index';
 import type { BatchQueue } from '../queue/batchQueue';
-import type { JobStore } from '../store/jobStore';
+import type { ExistingAction, JobStore } from '../store/jobStore';
 import type { BulkAction, Outcome } from '../types/entities';
 import { actionView } from './actionView';
 import { payloadHash, planBatches, splitIntoBatches } from './planBatches';
@@ -26,7 +26,7 @@ export type CreateResult = { kind: 'created' | 'replayed'; status: number; body:
 const IDEMPOTENCY_KEY = /^[\x20-\x7E]{1,200}$/;
 
 /**
- * The create path: validate -> rate limit -> duplicate detection -> job record -> queue.
+ * The create path: validate -> duplicate detection -> rate limit -> job record -> queue.
  *
  * The action row (with the SKIPPED outcomes of repeated IDs) is stored before its batches are
  * enqueued: a worker that receives a batch can always find its action. Duplicate detection and the
@@ -41,15 +41,24 @@ export async function createBulkAction(deps: CreateDeps, body: unknown, idempote
   const request = validateCreateRequest(body, deps.handlers, { maxEntityIds: config.maxEntityIds });
 
   const now = deps.now();
-  const decision = await deps.rateLimiter.hit(request.accountId, now);
+  const { accountId, entityType, entityIds, fieldsToUpdate } = request;
+  const hash = payloadHash(accountId, entityType, entityIds, fieldsToUpdate);
+  // A request with its own Idempotency-Key says what counts as "the same request"; the payload
+  // window is only the safety net for clients that send none.
+  const duplicateSince = idempotencyKey !== null || config.duplicateWindowSeconds <= 0 ? null : now - config.duplicateWindowSeconds * 1000;
+
+  // Duplicate detection answers before the rate limit: a replay or a 409 creates nothing, so it
+  // must not use up the account's budget (a client retrying after a timeout would be punished twice).
+  const earlier = await jobStore.findExisting(accountId, idempotencyKey, hash, duplicateSince);
+  if (earlier) return answerExisting(earlier, hash, config.duplicateWindowSeconds);
+
+  const decision = await deps.rateLimiter.hit(accountId, now);
   if (!decision.allowed) {
     const seconds = decision.retryAfterSeconds;
     throw new ApiError('RATE_LIMITED', undefined, { retryAfterSeconds: seconds }, { 'Retry-After': String(seconds) });
   }
 
-  const { accountId, entityType, entityIds, fieldsToUpdate } = request;
   const plan = planBatches(entityIds);
-  const hash = payloadHash(accountId, entityType, entityIds, fieldsToUpdate);
   const action: BulkAction = {
     id: deps.newId(),
     accountId,
@@ -73,24 +82,9 @@ export async function createBulkAction(deps: CreateDeps, body: unknown, idempote
     message: `entity ID repeats the one at position ${repeat.firstSeq}`,
   }));
 
-  // A request with its own Idempotency-Key says what counts as "the same request"; the payload
-  // window is only the safety net for clients that send none.
-  const duplicateSince = idempotencyKey !== null || config.duplicateWindowSeconds <= 0 ? null : now - config.duplicateWindowSeconds * 1000;
+  // The insert checks again, atomically: of two concurrent identical requests only one creates.
   const inserted = await jobStore.insertAction({ action, payloadHash: hash, idempotencyKey, creationResponse, initialOutcomes }, duplicateSince);
-
-  if (!inserted.created) {
-    if (inserted.reason === 'IDEMPOTENCY_KEY') {
-      if (inserted.payloadHash === hash) {
-        return { kind: 'replayed', status: 202, body: inserted.creationResponse, actionId: inserted.existing.id };
-      }
-      throw new ApiError('IDEMPOTENCY_KEY_REUSED', undefined, { actionId: inserted.existing.id });
-    }
-    throw new ApiError(
-      'DUPLICATE_ACTION',
-      `An identical bulk action (${inserted.existing.id}) was created within the last ${config.duplicateWindowSeconds} seconds`,
-      { actionId: inserted.existing.id, status: inserted.existing.status },
-    );
-  }
+  if (!inserted.created) return answerExisting(inserted, hash, config.duplicateWindowSeconds);
 
   // entityIds is never empty, so there is at least one batch and the action can complete.
   const batches = splitIntoBatches(action.id, accountId, entityType, fieldsToUpdate, plan.unique, config.batchSize);
@@ -104,4 +98,19 @@ export async function createBulkAction(deps: CreateDeps, body: unknown, idempote
     throw error;
   }
   return { kind: 'created', status: 202, body: creationResponse, actionId: action.id };
+}
+
+/** A replay of the original response, or the 409 that names the earlier action. */
+function answerExisting(earlier: ExistingAction, hash: string, windowSeconds: number): CreateResult {
+  if (earlier.reason === 'IDEMPOTENCY_KEY') {
+    if (earlier.payloadHash === hash) {
+      return { kind: 'replayed', status: 202, body: earlier.creationResponse, actionId: earlier.existing.id };
+    }
+    throw new ApiError('IDEMPOTENCY_KEY_REUSED', undefined, { actionId: earlier.existing.id });
+  }
+  throw new ApiError(
+    'DUPLICATE_ACTION',
+    `An identical bulk action (${earlier.existing.id}) was created within the last ${windowSeconds} seconds`,
+    { actionId: earlier.existing.id, status: earlier.existing.status },
+  );
 }

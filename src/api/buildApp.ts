@@ -3,7 +3,7 @@ import type { Platform } from '../platform';
 import { bulkActionRoutes } from '../routes/bulkActions';
 import { entityRoutes } from '../routes/entities';
 import { healthRoutes } from '../routes/health';
-import { registerErrorHandling } from './errorHandler';
+import { frameworkError, registerErrorHandling } from './errorHandler';
 
 /** The HTTP app. Tests drive it with app.inject(); src/server.ts makes it listen. */
 export async function buildApp(platform: Platform, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
@@ -14,7 +14,12 @@ export async function buildApp(platform: Platform, options: { logger?: boolean }
     // skipping the poisoning scan keeps parsing a million IDs fast.
     onProtoPoisoning: 'ignore',
     onConstructorPoisoning: 'ignore',
+    // Entity IDs may be 256 characters, and percent-encoding can triple them.
+    maxParamLength: 1024,
+    frameworkErrors: frameworkError,
   });
+  // Only JSON bodies: text/plain gets 415 instead of being parsed into a string.
+  app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
   await app.register(healthRoutes, { platform });
   await app.register(bulkActionRoutes, { platform, prefix: '/api/bulk-actions' });

@@ -8,7 +8,16 @@ const FASTIFY_CODES: Record<string, ApiErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_BODY',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_BODY',
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_BAD_URL: 'INVALID_URL',
+  FST_ERR_ASYNC_CONSTRAINT: 'INVALID_URL',
+  FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
 };
+
+/** For Fastify's `frameworkErrors` option: routing-level errors, in the same envelope. */
+export function frameworkError(error: FastifyError, _request: unknown, reply: FastifyReply): void {
+  const code = FASTIFY_CODES[error.code] ?? 'INVALID_URL';
+  void sendError(reply, new ApiError(code));
+}
 
 export function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
   return reply

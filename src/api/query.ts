@@ -1,6 +1,7 @@
 import { ApiError } from '../errors';
 
-export type Query = Record<string, string | undefined>;
+/** A repeated parameter arrives as an array: every reader below refuses it with INVALID_QUERY. */
+export type Query = Record<string, string | string[] | undefined>;
 
 export interface PageRequest {
   page: number;
@@ -15,9 +16,17 @@ export function pageParams(query: Query, defaultLimit = 50, maxLimit = 1000): Pa
   return { page, limit, offset: (page - 1) * limit };
 }
 
-export function intParam(query: Query, name: string, fallback: number, min: number, max: number): number {
+/** An optional single-valued string parameter; empty counts as absent. */
+export function stringParam(query: Query, name: string): string | undefined {
   const raw = query[name];
-  if (raw === undefined || raw === '') return fallback;
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw !== 'string') throw new ApiError('INVALID_QUERY', `${name} must be given once`, { field: name });
+  return raw;
+}
+
+export function intParam(query: Query, name: string, fallback: number, min: number, max: number): number {
+  const raw = stringParam(query, name);
+  if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!/^\d+$/.test(raw) || value < min || value > max) {
     throw new ApiError('INVALID_QUERY', `${name} must be an integer from ${min} to ${max}`, { field: name, received: raw });
@@ -26,8 +35,8 @@ export function intParam(query: Query, name: string, fallback: number, min: numb
 }
 
 export function enumParam<T extends string>(query: Query, name: string, allowed: readonly T[]): T | undefined {
-  const raw = query[name];
-  if (raw === undefined || raw === '') return undefined;
+  const raw = stringParam(query, name);
+  if (raw === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(raw)) {
     throw new ApiError('INVALID_QUERY', `${name} must be one of ${allowed.join(', ')}`, { field: name, received: raw, allowed });
   }

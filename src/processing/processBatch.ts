@@ -99,7 +99,7 @@ async function decideOutcomes(deps: ProcessingDeps, batch: BatchMessage, pending
   const candidates: Position[] = [];
   for (const p of pending) {
     if (byId.has(p.entityId)) candidates.push(p);
-    else outcomes.push({ ...p, status: 'FAILED', code: 'NOT_FOUND', message: `no ${batch.entityType} ${p.entityId} in account ${batch.accountId}` });
+    else outcomes.push(outcome(p, 'FAILED', 'NOT_FOUND', `no ${batch.entityType} ${p.entityId} in account ${batch.accountId}`));
   }
 
   const eligible = await skipDuplicateKeys(deps.jobStore, handler, batch, candidates, byId, outcomes);
@@ -119,8 +119,8 @@ async function decideOutcomes(deps: ProcessingDeps, batch: BatchMessage, pending
   const resultById = new Map(results.map((r) => [r.entityId, r]));
   for (const p of eligible) {
     const r = resultById.get(p.entityId);
-    if (r) outcomes.push({ ...p, status: r.status, code: r.code, message: r.message });
-    else outcomes.push({ ...p, status: 'FAILED', code: 'UPDATE_FAILED', message: `the ${batch.entityType} handler returned no result` });
+    if (r) outcomes.push(outcome(p, r.status, r.code, r.message));
+    else outcomes.push(outcome(p, 'FAILED', 'UPDATE_FAILED', `the ${batch.entityType} handler returned no result`));
   }
   return outcomes;
 }
@@ -153,7 +153,7 @@ async function skipDuplicateKeys(
     const key = byId.get(p.entityId)!.dedupeKey;
     const owner = key === null ? undefined : owners.get(key);
     if (!owner || owner.seq === p.seq) eligible.push(p);
-    else outcomes.push({ ...p, status: 'SKIPPED', code, message: `same ${field} as ${owner.entityId}, which this action updates` });
+    else outcomes.push(outcome(p, 'SKIPPED', code, `same ${field} as ${owner.entityId}, which this action updates`));
   }
   return eligible;
 }
@@ -168,5 +168,9 @@ async function withoutRecorded(jobStore: JobStore, actionId: string, positions: 
 }
 
 function failAll(positions: Position[], code: string, message: string): Outcome[] {
-  return positions.map((p) => ({ ...p, status: 'FAILED', code, message }));
+  return positions.map((p) => outcome(p, 'FAILED', code, message));
+}
+
+function outcome(p: Position, status: Outcome['status'], code: string | null, message: string | null): Outcome {
+  return { seq: p.seq, entityId: p.entityId, status, code, message };
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { actionView } from '../actions/actionView';
 import { createBulkAction } from '../actions/createBulkAction';
-import { enumParam, pageParams, type Query } from '../api/query';
+import { enumParam, pageParams, stringParam, type Query } from '../api/query';
 import { ApiError } from '../errors';
 import type { Platform } from '../platform';
 import type { ActionStatus, BulkAction, OutcomeStatus } from '../types/entities';
@@ -45,9 +45,9 @@ export const bulkActionRoutes: FastifyPluginAsync<{ platform: Platform }> = asyn
   app.get<{ Querystring: Query }>('/', async (request) => {
     const { page, limit, offset } = pageParams(request.query);
     const filter = {
-      accountId: request.query.accountId || undefined,
+      accountId: stringParam(request.query, 'accountId'),
       status: enumParam(request.query, 'status', ACTION_STATUSES),
-      entityType: request.query.entityType || undefined,
+      entityType: stringParam(request.query, 'entityType'),
     };
     const result = await platform.jobStore.listActions(filter, offset, limit);
     return { items: result.items.map(actionView), page, limit, total: result.total };

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { Query } from '../api/query';
+import { stringParam, type Query } from '../api/query';
 import { ApiError } from '../errors';
 import { handlerFor } from '../handlers/index';
 import type { Platform } from '../platform';
@@ -8,7 +8,7 @@ import type { Platform } from '../platform';
 export const entityRoutes: FastifyPluginAsync<{ platform: Platform }> = async (app, { platform }) => {
   app.get<{ Params: { entityType: string; id: string }; Querystring: Query }>('/:entityType/:id', async (request) => {
     const { entityType, id } = request.params;
-    const accountId = request.query.accountId;
+    const accountId = stringParam(request.query, 'accountId');
     if (!accountId) throw new ApiError('MISSING_FIELD', 'accountId is required', { field: 'accountId' });
     if (!handlerFor(platform.handlers, entityType)) {
       throw new ApiError('UNKNOWN_ENTITY_TYPE', undefined, { field: 'entityType', allowed: Object.keys(platform.handlers) });

@@ -12,10 +12,12 @@ export interface NewAction {
   initialOutcomes: Outcome[];
 }
 
-export type InsertActionResult =
-  | { created: true }
+/** An earlier action that a new request repeats. */
+export type ExistingAction =
   | { created: false; reason: 'IDEMPOTENCY_KEY'; existing: BulkAction; payloadHash: string; creationResponse: string }
   | { created: false; reason: 'DUPLICATE_PAYLOAD'; existing: BulkAction };
+
+export type InsertActionResult = { created: true } | ExistingAction;
 
 export interface ActionFilter {
   accountId?: string;
@@ -47,6 +49,8 @@ export interface JobStore {
    * payload hash was created at or after `duplicateSince`.
    */
   insertAction(input: NewAction, duplicateSince: number | null): Promise<InsertActionResult>;
+  /** The check insertAction makes, without inserting: lets a replay answer before any rate limit. */
+  findExisting(accountId: string, idempotencyKey: string | null, payloadHash: string, duplicateSince: number | null): Promise<ExistingAction | null>;
   getAction(id: string): Promise<BulkAction | null>;
   /** Newest first. */
   listActions(filter: ActionFilter, offset: number, limit: number): Promise<Page<BulkAction>>;

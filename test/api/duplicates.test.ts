@@ -263,6 +263,29 @@ describe('rate limit', () => {
     expect(await listTotal(t.app)).toBe(3);
   });
 
+  it('an Idempotency-Key replay gets the original 202 even when the account is at its limit', async () => {
+    const first = await createAction(t.app, nth(1), { 'idempotency-key': 'k-1' });
+    expect(first.statusCode).toBe(202);
+    for (let n = 2; n <= 3; n++) await createdId(t.app, nth(n));
+
+    const replay = await createAction(t.app, nth(1), { 'idempotency-key': 'k-1' });
+    expect(replay.statusCode, replay.body).toBe(202);
+    expect(replay.body).toBe(first.body);
+    expect(await listTotal(t.app)).toBe(3);
+  });
+
+  it('replays and duplicate 409s are not creates: they do not use up the limit', async () => {
+    await createdId(t.app, nth(1), { 'idempotency-key': 'k-1' });
+    expect((await createAction(t.app, nth(1), { 'idempotency-key': 'k-1' })).statusCode).toBe(202);
+    await createdId(t.app, nth(2));
+    expectApiError(await createAction(t.app, nth(2)), 409, 'DUPLICATE_ACTION', null);
+
+    // Two creates so far: the third is still within the limit.
+    const third = await createAction(t.app, nth(3));
+    expect(third.statusCode, third.body).toBe(202);
+    expect(await listTotal(t.app)).toBe(3);
+  });
+
   it('Retry-After is the time until the oldest create leaves the minute, and then a create is allowed', async () => {
     const now = vi.spyOn(t.platform, 'now');
     for (let n = 1; n <= 3; n++) {

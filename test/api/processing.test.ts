@@ -76,7 +76,7 @@ describe('processing outcomes', () => {
     expect((await entity('contact', 'g1', 'globex')).status).toBe('lead');
   });
 
-  it.each([
+  it.each<{ name: string; seeded: Record<string, Json>; ids: string[]; progress: Json }>([
     { name: 'every entity is missing', seeded: {}, ids: ['n1', 'n2', 'n1'], progress: { processed: 3, succeeded: 0, failed: 2, skipped: 1 } },
     {
       name: 'every entity breaks a rule',

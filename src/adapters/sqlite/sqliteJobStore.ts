@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import type { ActionFilter, InsertActionResult, JobStore, KeyClaim, NewAction, Page } from '../../store/jobStore';
+import type { ActionFilter, ExistingAction, InsertActionResult, JobStore, KeyClaim, NewAction, Page } from '../../store/jobStore';
 import type { BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../../types/entities';
 import type { SqliteDatabase } from './database';
 import { actionParams, ACTION_COLUMNS, toAction, type ActionRow } from './actionRows';
@@ -54,16 +54,8 @@ export class SqliteJobStore implements JobStore {
     const { action } = input;
     let no: number | undefined;
     const result = this.db.transaction((): InsertActionResult => {
-      if (input.idempotencyKey !== null) {
-        const row = this.s.byKey.get(action.accountId, input.idempotencyKey) as ActionRow | undefined;
-        if (row) {
-          return { created: false, reason: 'IDEMPOTENCY_KEY', existing: toAction(row), payloadHash: row.payload_hash, creationResponse: row.creation_response };
-        }
-      }
-      if (duplicateSince !== null) {
-        const row = this.s.byPayload.get(action.accountId, input.payloadHash, duplicateSince) as ActionRow | undefined;
-        if (row) return { created: false, reason: 'DUPLICATE_PAYLOAD', existing: toAction(row) };
-      }
+      const existing = this.existing(action.accountId, input.idempotencyKey, input.payloadHash, duplicateSince);
+      if (existing) return existing;
       no = Number(
         this.s.insertAction.run(...actionParams(action), input.payloadHash, input.idempotencyKey, input.creationResponse).lastInsertRowid,
       );
@@ -73,6 +65,24 @@ export class SqliteJobStore implements JobStore {
     // Cached only once committed: a rolled-back insert must not leave a row number behind.
     if (result.created && no !== undefined) this.actionNos.set(action.id, no);
     return result;
+  }
+
+  async findExisting(accountId: string, idempotencyKey: string | null, payloadHash: string, duplicateSince: number | null): Promise<ExistingAction | null> {
+    return this.existing(accountId, idempotencyKey, payloadHash, duplicateSince);
+  }
+
+  private existing(accountId: string, idempotencyKey: string | null, payloadHash: string, duplicateSince: number | null): ExistingAction | null {
+    if (idempotencyKey !== null) {
+      const row = this.s.byKey.get(accountId, idempotencyKey) as ActionRow | undefined;
+      if (row) {
+        return { created: false, reason: 'IDEMPOTENCY_KEY', existing: toAction(row), payloadHash: row.payload_hash, creationResponse: row.creation_response };
+      }
+    }
+    if (duplicateSince !== null) {
+      const row = this.s.byPayload.get(accountId, payloadHash, duplicateSince) as ActionRow | undefined;
+      if (row) return { created: false, reason: 'DUPLICATE_PAYLOAD', existing: toAction(row) };
+    }
+    return null;
   }
 
   async getAction(id: string): Promise<BulkAction | null> {
