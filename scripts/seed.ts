@@ -157,7 +157,9 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(error);
+    // A file-system or SQLite error (a bad --out path, a full disk) needs its message, not a stack.
+    const isSystemError = error instanceof Error && typeof (error as { code?: unknown }).code === 'string';
+    console.error(isSystemError ? `seed: ${error.message}` : error);
     process.exitCode = 1;
   },
 );

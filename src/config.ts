@@ -7,6 +7,8 @@ export interface Config {
   dataDir: string;
   batchSize: number;
   workerConcurrency: number;
+  /** Worker threads that process batches; 0 processes them on the API's event loop. */
+  workerThreads: number;
   maxEntityIds: number;
   bodyLimitBytes: number;
   rateLimitPerMinute: number;
@@ -34,6 +36,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(env.DATA_DIR ?? './data'),
     batchSize: int(env, 'BATCH_SIZE', 1000, 1, 10_000),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2, 1, 64),
+    workerThreads: int(env, 'WORKER_THREADS', 2, 0, 64),
     maxEntityIds: int(env, 'MAX_ENTITY_IDS', 1_000_000, 1, 10_000_000),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_REQUESTS_PER_MINUTE', 60, 1, 1_000_000),

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { RateLimiter } from './actions/rateLimiter';
 import { SlidingWindowRateLimiter } from './adapters/memory/slidingWindowRateLimiter';
 import { openDatabase } from './adapters/sqlite/database';
-import { SqliteBatchQueue } from './adapters/sqlite/sqliteBatchQueue';
+import { SqliteBatchQueue, type SqliteQueueOptions } from './adapters/sqlite/sqliteBatchQueue';
 import { SqliteEntityStore } from './adapters/sqlite/sqliteEntityStore';
 import { SqliteJobStore } from './adapters/sqlite/sqliteJobStore';
 import type { Config } from './config';
@@ -38,31 +38,54 @@ export interface PlatformOptions {
 
 export const DATABASE_FILE = 'bulk-actions.db';
 
+/** The stores and queue of one embedded data dir, on one SQLite connection. */
+export interface EmbeddedStores {
+  jobStore: SqliteJobStore;
+  entityStore: SqliteEntityStore;
+  queue: SqliteBatchQueue;
+  close(): Promise<void>;
+}
+
+/** Opens the embedded SQLite file and builds its adapters. Worker threads call this too, each with its own connection. */
+export function openEmbeddedStores(config: Config, handlers: HandlerRegistry, queueOptions: SqliteQueueOptions = {}): EmbeddedStores {
+  const db = openDatabase(path.join(config.dataDir, DATABASE_FILE));
+  const queue = new SqliteBatchQueue(db, queueOptions);
+  return {
+    jobStore: new SqliteJobStore(db),
+    entityStore: new SqliteEntityStore(db, (type) => handlerFor(handlers, type)?.dedupeKey),
+    queue,
+    close: async () => {
+      await queue.close();
+      db.close();
+    },
+  };
+}
+
 /**
  * The composition root: the only place that picks adapters. Embedded mode keeps the job store,
  * the entities and the queue in one SQLite file under DATA_DIR.
  */
 export function buildPlatform(config: Config, options: PlatformOptions): Platform {
   const handlers = options.handlers ?? builtInHandlers;
-  const db = openDatabase(path.join(config.dataDir, DATABASE_FILE));
-  const queue = new SqliteBatchQueue(db);
+  const stores = openEmbeddedStores(config, handlers);
   // One process owns an embedded data dir, so leases left by a previous run are stale.
-  const released = queue.releaseAllLeases();
+  const released = stores.queue.releaseAllLeases();
   if (released > 0) options.logger.warn({ released }, 'released batches leased by a previous run');
   return {
     config,
     logger: options.logger,
-    jobStore: new SqliteJobStore(db),
-    entityStore: new SqliteEntityStore(db, (type) => handlerFor(handlers, type)?.dedupeKey),
-    queue,
+    jobStore: stores.jobStore,
+    entityStore: stores.entityStore,
+    queue: stores.queue,
     rateLimiter: new SlidingWindowRateLimiter(config.rateLimitPerMinute),
     handlers,
-    retry: { ...DEFAULT_RETRY_POLICY, ...config.retry },
+    retry: retryPolicyOf(config),
     now: options.now ?? Date.now,
     newId: randomUUID,
-    close: async () => {
-      await queue.close();
-      db.close();
-    },
+    close: stores.close,
   };
+}
+
+export function retryPolicyOf(config: Config): RetryPolicy {
+  return { ...DEFAULT_RETRY_POLICY, ...config.retry };
 }

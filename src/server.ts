@@ -2,6 +2,7 @@ import { buildApp } from './api/buildApp';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './observability/logger';
 import { buildPlatform } from './platform';
+import { startWorkerPool } from './processing/workerPool';
 import { startWorkers } from './processing/workers';
 import { seedDemoAccount, printNextSteps } from './seeding/demo';
 
@@ -13,7 +14,10 @@ async function main(): Promise<void> {
   const demo = config.demoData ? await seedDemoAccount(platform) : null;
 
   const app = await buildApp(platform, { logger: true });
-  const workers = await startWorkers(platform, platform.queue, config.workerConcurrency);
+  const workers =
+    config.workerThreads > 0
+      ? await startWorkerPool(config, logger)
+      : await startWorkers(platform, platform.queue, config.workerConcurrency);
   await app.listen({ port: config.port, host: config.host });
   printNextSteps(config, demo);
 

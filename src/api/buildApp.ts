@@ -15,7 +15,7 @@ export async function buildApp(platform: Platform, options: { logger?: boolean }
     onProtoPoisoning: 'ignore',
     onConstructorPoisoning: 'ignore',
     // Entity IDs may be 256 characters, and percent-encoding can triple them.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     frameworkErrors: frameworkError,
   });
   // Only JSON bodies: text/plain gets 415 instead of being parsed into a string.

@@ -5,7 +5,7 @@ import type { BatchMessage } from '../../types/entities';
 import type { SqliteDatabase } from './database';
 
 export interface SqliteQueueOptions {
-  /** How long a claimed batch stays hidden; a consumer that dies lets it reappear after this. */
+  /** How long a claimed batch stays hidden; a consumer that dies lets it reappear after this. A live consumer renews it. */
   leaseMs?: number;
   /** How often an idle consumer looks for work that another process enqueued. */
   pollMs?: number;
@@ -25,19 +25,20 @@ export class SqliteBatchQueue implements BatchQueue {
   private readonly leaseMs: number;
   private readonly pollMs: number;
   private readonly wakers = new Set<() => void>();
-  private readonly s: Record<'insert' | 'claim' | 'ack' | 'release' | 'purge' | 'depth', Statement>;
+  private readonly s: Record<'insert' | 'claim' | 'renew' | 'ack' | 'release' | 'purge' | 'depth', Statement>;
 
   constructor(
     private readonly db: SqliteDatabase,
     options: SqliteQueueOptions = {},
   ) {
-    this.leaseMs = options.leaseMs ?? 5 * 60_000;
+    this.leaseMs = options.leaseMs ?? 60_000;
     this.pollMs = options.pollMs ?? 250;
     this.s = {
       insert: db.prepare('INSERT INTO queue_batches (action_id, payload) VALUES (?, ?)'),
       claim: db.prepare(`UPDATE queue_batches SET leased_until = ?, deliveries = deliveries + 1
         WHERE id = (SELECT id FROM queue_batches WHERE leased_until <= ? ORDER BY leased_until, id LIMIT 1)
         RETURNING id, payload, deliveries`),
+      renew: db.prepare('UPDATE queue_batches SET leased_until = ? WHERE id = ?'),
       ack: db.prepare('DELETE FROM queue_batches WHERE id = ?'),
       release: db.prepare('UPDATE queue_batches SET leased_until = 0 WHERE id = ?'),
       purge: db.prepare('DELETE FROM queue_batches WHERE action_id = ? AND leased_until <= ?'),
@@ -81,12 +82,16 @@ export class SqliteBatchQueue implements BatchQueue {
           idle.delete(wake);
           continue;
         }
+        // A slow batch (a handler calling a remote CRM per entity) keeps its lease while it works.
+        const renewal = setInterval(() => this.s.renew.run(Date.now() + this.leaseMs, claimed.id), this.leaseMs / 3);
         try {
           await consumer(JSON.parse(claimed.payload) as BatchMessage, { deliveryCount: claimed.deliveries });
           this.s.ack.run(claimed.id);
         } catch {
           // A rejection is the consumer giving the batch back (it logged why): it is redelivered.
           this.s.release.run(claimed.id);
+        } finally {
+          clearInterval(renewal);
         }
         // better-sqlite3 is synchronous: yield to the event loop so HTTP requests are answered between batches.
         await new Promise<void>((resolve) => setImmediate(resolve));

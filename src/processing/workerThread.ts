@@ -1,0 +1,37 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Config } from '../config';
+import { handlers } from '../handlers/index';
+import { createLogger } from '../observability/logger';
+import { openEmbeddedStores, retryPolicyOf } from '../platform';
+import { startWorkers } from './workers';
+
+/**
+ * Entry point of one worker thread: its own SQLite connection and its own batch consumers, so
+ * synchronous database work never blocks the event loop that answers HTTP.
+ */
+export interface WorkerThreadData {
+  config: Config;
+  concurrency: number;
+  threadNo: number;
+}
+
+const { config, concurrency, threadNo } = workerData as WorkerThreadData;
+const logger = createLogger(config.logLevel).child({ thread: threadNo });
+// Other threads' enqueues are not seen in-process: a short poll picks them up.
+const stores = openEmbeddedStores(config, handlers, { pollMs: 50 });
+const subscription = await startWorkers(
+  { jobStore: stores.jobStore, entityStore: stores.entityStore, handlers, retry: retryPolicyOf(config), logger, now: Date.now },
+  stores.queue,
+  concurrency,
+);
+parentPort!.postMessage({ type: 'ready' });
+
+parentPort!.on('message', (message: { type: string }) => {
+  if (message.type !== 'stop') return;
+  void (async () => {
+    await subscription.stop();
+    await stores.close();
+    parentPort!.postMessage({ type: 'stopped' });
+    parentPort!.close();
+  })();
+});

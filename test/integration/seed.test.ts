@@ -1,0 +1,83 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase, type SqliteDatabase } from '../../src/adapters/sqlite/database';
+import { SqliteEntityStore } from '../../src/adapters/sqlite/sqliteEntityStore';
+import { loadConfig } from '../../src/config';
+import { handlerFor, handlers } from '../../src/handlers/index';
+import { buildPlatform, DATABASE_FILE } from '../../src/platform';
+import { seedDemoAccount } from '../../src/seeding/demo';
+import { generateEntities, seedEntities } from '../../src/seeding/generateEntities';
+
+let dir: string;
+let db: SqliteDatabase;
+let store: SqliteEntityStore;
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seed-test-'));
+  db = openDatabase(path.join(dir, DATABASE_FILE));
+  store = new SqliteEntityStore(db, (type) => handlerFor(handlers, type)?.dedupeKey);
+});
+
+afterEach(() => {
+  db.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('seedEntities', () => {
+  it('inserts in chunks, reporting progress and streaming the IDs in order', async () => {
+    const streamed: string[] = [];
+    const progress: number[] = [];
+    const result = await seedEntities(store, 'contact', 'acme', 25_000, {
+      idPrefix: 'contact-acme-',
+      onProgress: (done) => progress.push(done),
+      idSink: async (ids) => {
+        streamed.push(...ids);
+      },
+    });
+
+    expect(result).toBeUndefined();
+    expect(progress).toEqual([10_000, 20_000, 25_000]);
+    expect(streamed).toHaveLength(25_000);
+    expect(streamed.slice(0, 2)).toEqual(['contact-acme-0000001', 'contact-acme-0000002']);
+    expect(await store.count('contact', 'acme')).toBe(25_000);
+    expect(await store.listIds('contact', 'acme', null, 3)).toEqual(['contact-acme-0000001', 'contact-acme-0000002', 'contact-acme-0000003']);
+    expect(await store.listIds('contact', 'acme', 'contact-acme-0024999', 10)).toEqual(['contact-acme-0025000']);
+    expect(await store.count('contact', 'other')).toBe(0);
+    expect(await store.count('lead', 'acme')).toBe(0);
+  });
+
+  it('stores the same data as one uncut run, duplicates included, and returns the IDs without a sink', async () => {
+    const options = { idPrefix: 'lead-', duplicateEmailRate: 0.1, seed: 11 };
+    const ids = await seedEntities(store, 'lead', 'acme', 2_000, { ...options, chunkSize: 700 });
+
+    const expected = generateEntities('lead', 2_000, options);
+    expect(ids).toEqual(expected.map((e) => e.id));
+    for (const entity of expected) expect((await store.get('lead', 'acme', entity.id))?.data).toEqual(entity.data);
+    // The repeated emails reach the store as shared de-dup keys, which is what a demo of de-dup needs.
+    const snapshots = await store.getMany('lead', 'acme', ids);
+    expect(snapshots.filter((s) => s.keyShared).length).toBeGreaterThan(100);
+  });
+});
+
+describe('seedDemoAccount', () => {
+  it('seeds an empty data dir once, then leaves the demo account alone', async () => {
+    const config = loadConfig({ DATA_DIR: path.join(dir, 'platform'), LOG_LEVEL: 'silent' });
+    const platform = buildPlatform(config, { logger: pino({ level: 'silent' }) });
+    try {
+      const first = await seedDemoAccount(platform);
+      expect(first).toEqual({ accountId: 'demo', counts: { contact: 5_000, lead: 5_000, account: 2_000, product: 2_000 }, seededNow: true });
+      expect(await platform.entityStore.get('contact', 'demo', 'contact-0000001')).not.toBeNull();
+      expect(await platform.entityStore.count('contact', 'other')).toBe(100);
+      // Account isolation: the other account's contacts are invisible from the demo account.
+      expect(await platform.entityStore.get('contact', 'demo', 'other-contact-0000001')).toBeNull();
+
+      const second = await seedDemoAccount(platform);
+      expect(second).toEqual({ ...first, seededNow: false });
+    } finally {
+      await platform.close();
+    }
+  });
+});
