@@ -88,11 +88,12 @@ export class SqliteEntityStore implements EntityStore {
   async insertMany(entityType: string, accountId: string, entities: NewEntity[], at: number): Promise<void> {
     const field = this.dedupeFieldOf(entityType);
     this.db.transaction(() => {
+      const newKeys: string[] = [];
       for (const e of entities) {
         const key = field === undefined ? null : normaliseDedupeKey(e.data[field]);
         const data = JSON.stringify(e.data);
         if (this.s.insert.run(entityType, e.id, accountId, data, key, at, at).changes === 1) {
-          if (key !== null) this.sharedKeys.markIfShared(entityType, accountId, key);
+          if (key !== null) newKeys.push(key);
           continue;
         }
         const old = this.s.keyOf.get(entityType, e.id) as { account_id: string; dedupe_key: string | null };
@@ -100,6 +101,8 @@ export class SqliteEntityStore implements EntityStore {
         if (old.dedupe_key !== null) this.sharedKeys.refresh(entityType, old.account_id, [old.dedupe_key]);
         if (key !== null) this.sharedKeys.refresh(entityType, accountId, [key]);
       }
+      // New holders only add sharing: one set-based statement marks every key they share.
+      if (newKeys.length > 0) this.sharedKeys.markSharedAmong(entityType, accountId, newKeys);
     })();
   }
 
