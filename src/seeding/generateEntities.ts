@@ -23,7 +23,7 @@ export interface SeedOptions extends GenerateOptions {
 }
 
 const DEFAULT_SEED = 1;
-const DEFAULT_CHUNK_SIZE = 100000;
+const DEFAULT_CHUNK_SIZE = 100_000;
 const ID_DIGITS = 7;
 /** Keeps the "is this a duplicate" draws independent of the field draws of the same entity. */
 const DUPLICATE_SALT = 0x5bd1e995;

@@ -32,6 +32,7 @@ describe('seedEntities', () => {
     const progress: number[] = [];
     const result = await seedEntities(store, 'contact', 'acme', 25_000, {
       idPrefix: 'contact-acme-',
+      chunkSize: 10_000,
       onProgress: (done) => progress.push(done),
       idSink: async (ids) => {
         streamed.push(...ids);
