@@ -24,6 +24,11 @@ export class AccountHandler extends BaseEntityHandler {
     await this.updateOneThatPasses(entityId, updates, checkAccount);
   }
 
+  /** checkAccount reads the current status only when renaming without reactivating. */
+  override needsCurrentData(updates: FieldUpdates): boolean {
+    return updates.name !== undefined && updates.status !== 'active';
+  }
+
   override processBatch(entities: EntitySnapshot[], updates: FieldUpdates): Promise<EntityResult[]> {
     return this.updateAllThatPass(entities, updates, checkAccount);
   }
@@ -31,7 +36,7 @@ export class AccountHandler extends BaseEntityHandler {
 
 /** An inactive account keeps its history; re-opening it in bulk is fine, renaming it is not. */
 function checkAccount(entity: EntitySnapshot, updates: FieldUpdates): string | null {
-  if (entity.data.status === 'inactive' && updates.name !== undefined && updates.status !== 'active') {
+  if (updates.name !== undefined && updates.status !== 'active' && entity.data.status === 'inactive') {
     return `account ${entity.id} is inactive; reactivate it to rename it`;
   }
   return null;

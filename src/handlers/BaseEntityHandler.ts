@@ -39,6 +39,14 @@ export abstract class BaseEntityHandler {
 
   constructor(readonly entityType: string) {}
 
+  /**
+   * Whether `processBatch` reads the entities' current `data` for these updates. When it does not,
+   * the core loads only ids and keys, which is most of the cost of reading a batch. The safe default is yes.
+   */
+  needsCurrentData(_updates: FieldUpdates): boolean {
+    return true;
+  }
+
   /** The account- and type-scoped CRM client of the current batch. */
   protected get crmClient(): CrmClient {
     const client = batchContext.getStore();

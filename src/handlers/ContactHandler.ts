@@ -28,6 +28,11 @@ export class ContactHandler extends BaseEntityHandler {
     await this.updateOneThatPasses(entityId, updates, checkContact);
   }
 
+  /** checkContact reads the current status only when moving contacts to lead. */
+  override needsCurrentData(updates: FieldUpdates): boolean {
+    return updates.status === 'lead';
+  }
+
   override processBatch(entities: EntitySnapshot[], updates: FieldUpdates): Promise<EntityResult[]> {
     return this.updateAllThatPass(entities, updates, checkContact);
   }

@@ -27,6 +27,11 @@ export class LeadHandler extends BaseEntityHandler {
     await this.updateOneThatPasses(entityId, updates, checkLead);
   }
 
+  /** checkLead reads the current score only when qualifying without a new score. */
+  override needsCurrentData(updates: FieldUpdates): boolean {
+    return updates.status === 'qualified' && typeof updates.score !== 'number';
+  }
+
   override processBatch(entities: EntitySnapshot[], updates: FieldUpdates): Promise<EntityResult[]> {
     return this.updateAllThatPass(entities, updates, checkLead);
   }

@@ -24,6 +24,11 @@ export class ProductHandler extends BaseEntityHandler {
     await this.updateOneThatPasses(productId, updates, checkProduct);
   }
 
+  /** checkProduct reads the current price only when activating without a new price. */
+  override needsCurrentData(updates: FieldUpdates): boolean {
+    return updates.active === true && typeof updates.price !== 'number';
+  }
+
   override processBatch(entities: EntitySnapshot[], updates: FieldUpdates): Promise<EntityResult[]> {
     return this.updateAllThatPass(entities, updates, checkProduct);
   }

@@ -26,8 +26,8 @@ export class CrmClient {
     return this.store.update(this.entityType, this.accountId, id, updates, this.now());
   }
 
-  getMany(ids: string[]): Promise<EntitySnapshot[]> {
-    return this.store.getMany(this.entityType, this.accountId, ids);
+  getMany(ids: string[], options = { withData: true }): Promise<EntitySnapshot[]> {
+    return this.store.getMany(this.entityType, this.accountId, ids, options);
   }
 
   /** One round trip for the whole list. Returns how many matched. */

@@ -93,7 +93,9 @@ async function decideOutcomes(deps: ProcessingDeps, batch: BatchMessage, pending
   const handler = handlerFor(deps.handlers, batch.entityType);
   if (!handler) return failAll(pending, 'UNKNOWN_ENTITY_TYPE', `no handler is registered for ${batch.entityType}`);
 
-  const snapshots = await deps.entityStore.getMany(batch.entityType, batch.accountId, pending.map((p) => p.entityId));
+  const snapshots = await deps.entityStore.getMany(batch.entityType, batch.accountId, pending.map((p) => p.entityId), {
+    withData: handler.needsCurrentData(batch.fieldsToUpdate),
+  });
   const byId = new Map(snapshots.map((s) => [s.id, s]));
   const outcomes: Outcome[] = [];
   const candidates: Position[] = [];

@@ -19,7 +19,11 @@ export interface NewEntity {
  * Batch methods take one round trip each, whatever the number of IDs.
  */
 export interface EntityStore {
-  getMany(entityType: string, accountId: string, ids: string[]): Promise<EntitySnapshot[]>;
+  /**
+   * The listed entities that exist in the account, each once. With `withData: false` only the ids
+   * and keys are read (reading `data` then throws): a batch skips the document when no rule needs it.
+   */
+  getMany(entityType: string, accountId: string, ids: string[], options?: { withData: boolean }): Promise<EntitySnapshot[]>;
   /** Applies the same updates to every listed entity; returns how many matched. */
   updateMany(entityType: string, accountId: string, ids: string[], updates: FieldUpdates, at: number): Promise<number>;
   get(entityType: string, accountId: string, id: string): Promise<EntityRecord | null>;

@@ -12,8 +12,15 @@ interface EntityRow {
   updated_at: number;
 }
 
-/** id, account_id, data, dedupe_key, created_at, updated_at, key_shared */
-type RawSnapshotRow = [string, string, string, string | null, number, number, number];
+/** id, account_id, data (null when not read), dedupe_key, created_at, updated_at, key_shared */
+type RawSnapshotRow = [string, string, string | null, string | null, number, number, number];
+
+function snapshotQuery(dataColumn: string): string {
+  return `SELECT e.id, e.account_id, ${dataColumn}, e.dedupe_key, e.created_at, e.updated_at, s.key IS NOT NULL
+    FROM json_each(?) j CROSS JOIN entities e
+    LEFT JOIN entity_shared_keys s ON s.entity_type = e.entity_type AND s.account_id = e.account_id AND s.key = e.dedupe_key
+    WHERE e.entity_type = ? AND e.id = j.value AND e.account_id = ?`;
+}
 
 /**
  * Entities in one generic table; a type's fields are a JSON document, merged with json_patch.
@@ -22,7 +29,7 @@ type RawSnapshotRow = [string, string, string, string | null, number, number, nu
  */
 export class SqliteEntityStore implements EntityStore {
   private readonly sharedKeys: SharedKeys;
-  private readonly s: Record<'getMany' | 'get' | 'insert' | 'replace' | 'keyOf' | 'keysOf', Statement>;
+  private readonly s: Record<'getMany' | 'getManyKeys' | 'get' | 'insert' | 'replace' | 'keyOf' | 'keysOf', Statement>;
   private readonly updateStmts = new Map<string, Statement>();
 
   constructor(
@@ -33,13 +40,8 @@ export class SqliteEntityStore implements EntityStore {
     this.s = {
       // CROSS JOIN pins json_each as the outer loop: one primary-key probe per ID. Raw rows skip
       // building an object per row on the hot path.
-      getMany: db
-        .prepare(`
-          SELECT e.id, e.account_id, e.data, e.dedupe_key, e.created_at, e.updated_at, s.key IS NOT NULL
-          FROM (SELECT DISTINCT value FROM json_each(?)) j CROSS JOIN entities e
-          LEFT JOIN entity_shared_keys s ON s.entity_type = e.entity_type AND s.account_id = e.account_id AND s.key = e.dedupe_key
-          WHERE e.entity_type = ? AND e.id = j.value AND e.account_id = ?`)
-        .raw(true),
+      getMany: db.prepare(snapshotQuery('e.data')).raw(true),
+      getManyKeys: db.prepare(snapshotQuery('NULL')).raw(true),
       get: db.prepare('SELECT id, account_id, data, created_at, updated_at FROM entities WHERE entity_type = ? AND id = ? AND account_id = ?'),
       insert: db.prepare(`INSERT INTO entities (entity_type, id, account_id, data, dedupe_key, created_at, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
@@ -51,10 +53,12 @@ export class SqliteEntityStore implements EntityStore {
     };
   }
 
-  async getMany(entityType: string, accountId: string, ids: string[]): Promise<EntitySnapshot[]> {
+  async getMany(entityType: string, accountId: string, ids: string[], options = { withData: true }): Promise<EntitySnapshot[]> {
     if (ids.length === 0) return [];
-    const rows = this.s.getMany.all(JSON.stringify(ids), entityType, accountId) as RawSnapshotRow[];
-    return rows.map((row) => new StoredSnapshot(row));
+    const unique = new Set(ids);
+    const list = JSON.stringify(unique.size === ids.length ? ids : [...unique]);
+    const stmt = options.withData ? this.s.getMany : this.s.getManyKeys;
+    return (stmt.all(list, entityType, accountId) as RawSnapshotRow[]).map((row) => new StoredSnapshot(row));
   }
 
   async updateMany(entityType: string, accountId: string, ids: string[], updates: FieldUpdates, at: number): Promise<number> {
@@ -146,7 +150,7 @@ class StoredSnapshot implements EntitySnapshot {
   readonly updatedAt: number;
   readonly keyShared: boolean;
   private parsed: Record<string, unknown> | undefined;
-  private readonly raw: string;
+  private readonly raw: string | null;
 
   constructor(row: RawSnapshotRow) {
     [this.id, this.accountId, this.raw, this.dedupeKey, this.createdAt, this.updatedAt] = row;
@@ -154,6 +158,7 @@ class StoredSnapshot implements EntitySnapshot {
   }
 
   get data(): Record<string, unknown> {
+    if (this.raw === null) throw new Error(`entity ${this.id} was read without its data (getMany withData: false)`);
     return (this.parsed ??= JSON.parse(this.raw) as Record<string, unknown>);
   }
 }
