@@ -58,6 +58,16 @@ export function describeEntityStoreContract(name: string, makeStore: MakeEntityS
         expect(await store.getMany('product', 'acct-a', [])).toEqual([]);
       });
 
+      it('reads ids and keys without the documents when asked to, once per repeated id', async () => {
+        await store.insertMany('contact', 'acct-a', [{ id: 'k1', data: { email: 'A@x.io' } }, { id: 'k2', data: { email: 'a@x.io' } }], T0);
+        const keysOnly = await store.getMany('contact', 'acct-a', ['k1', 'k1', 'k2', 'nope'], { withData: false });
+        expect(keysOnly.map(({ id, dedupeKey, keyShared }) => ({ id, dedupeKey, keyShared })).sort((a, b) => a.id.localeCompare(b.id))).toEqual([
+          { id: 'k1', dedupeKey: 'a@x.io', keyShared: true },
+          { id: 'k2', dedupeKey: 'a@x.io', keyShared: true },
+        ]);
+        expect(() => keysOnly[0]!.data).toThrow();
+      });
+
       it('treats the same id in another entity type as another entity', async () => {
         await store.insertMany('contact', 'acct-a', [{ id: 'x1', data: { name: 'contact' } }], T0);
         await store.insertMany('lead', 'acct-a', [{ id: 'x1', data: { name: 'lead' } }], T0);

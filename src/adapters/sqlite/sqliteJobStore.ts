@@ -12,7 +12,7 @@ export class SqliteJobStore implements JobStore {
   private readonly actionNos = new Map<string, number>();
   private readonly s: Record<
     'insertAction' | 'byId' | 'byKey' | 'byPayload' | 'insertOutcome' | 'bumpCounters' | 'bumpErrors' | 'outcomeExists' |
-    'claimKey' | 'keyOwner' | 'complete' | 'dropClaims' | 'markRunning' | 'fail' | 'errors' | 'noOf',
+    'claimKey' | 'keyOwner' | 'isDone' | 'complete' | 'dropClaims' | 'markRunning' | 'fail' | 'errors' | 'noOf',
     Statement
   >;
 
@@ -36,6 +36,7 @@ export class SqliteJobStore implements JobStore {
       ),
       claimKey: db.prepare('INSERT INTO action_key_claims (action_no, key, seq, entity_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
       keyOwner: db.prepare('SELECT key, seq, entity_id AS entityId FROM action_key_claims WHERE action_no = ? AND key = ?'),
+      isDone: db.prepare(`SELECT 1 FROM actions WHERE no = ? AND processed >= total_entities AND status IN ('PENDING', 'SCHEDULED', 'RUNNING')`),
       complete: db.prepare(`UPDATE actions SET completed_at = ?,
           status = CASE WHEN succeeded = 0 AND failed > 0 THEN 'FAILED' ELSE 'COMPLETED' END
         WHERE no = ? AND processed >= total_entities AND status IN ('PENDING', 'SCHEDULED', 'RUNNING') RETURNING *`),
@@ -136,6 +137,8 @@ export class SqliteJobStore implements JobStore {
 
   async completeIfDone(actionId: string, at: number): Promise<BulkAction | null> {
     const no = this.noOf(actionId);
+    // Most batches do not finish their action: a read answers them without taking the write lock.
+    if (this.s.isDone.get(no) === undefined) return null;
     return this.db.transaction(() => {
       const row = this.s.complete.get(at, no) as ActionRow | undefined;
       if (!row) return null;
