@@ -60,6 +60,7 @@ async function main(): Promise<void> {
       postSeconds: round(platform.postSeconds),
       statusP99Ms: round(platform.statusP99Ms),
       peakRssMb: Math.round(platform.peakRssMb),
+      serverCpuSeconds: round(platform.serverCpuSeconds),
     };
     printTable(result, platform.polls);
     console.log(JSON.stringify(result));
@@ -88,6 +89,8 @@ interface PlatformRun {
   postSeconds: number;
   statusP99Ms: number;
   peakRssMb: number;
+  /** CPU the server used (all threads) from create to COMPLETED: shows whether both cores were busy. */
+  serverCpuSeconds: number;
   polls: number;
 }
 
@@ -110,6 +113,7 @@ async function runPlatform(dataDir: string, ids: string[]): Promise<PlatformRun>
     const base = `http://127.0.0.1:${port}`;
     await waitUntilUp(base, server);
     const body = JSON.stringify({ accountId: ACCOUNT, entityIds: ids, fieldsToUpdate: FIELDS });
+    const cpuAtCreate = cpuSeconds(server.pid!);
     const start = performance.now();
     const res = await fetch(`${base}/api/bulk-actions/contact`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const postMs = performance.now() - start;
@@ -127,7 +131,14 @@ async function runPlatform(dataDir: string, ids: string[]): Promise<PlatformRun>
     }
     const seconds = (performance.now() - start) / 1000;
     if (status !== 'COMPLETED') throw new Error(`action ended ${status}`);
-    return { seconds, postSeconds: postMs / 1000, statusP99Ms: percentile(latencies, 0.99), peakRssMb: peakRssMb(server.pid!), polls: latencies.length };
+    return {
+      seconds,
+      postSeconds: postMs / 1000,
+      statusP99Ms: percentile(latencies, 0.99),
+      peakRssMb: peakRssMb(server.pid!),
+      serverCpuSeconds: cpuSeconds(server.pid!) - cpuAtCreate,
+      polls: latencies.length,
+    };
   } finally {
     server.kill('SIGTERM');
     await new Promise((resolve) => server.once('exit', resolve));
@@ -152,6 +163,12 @@ function peakRssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
   return kb / 1024;
+}
+
+/** user + system CPU of a process, all threads, from the kernel (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function percentile(values: number[], p: number): number {

@@ -6,6 +6,7 @@ import { openDatabase } from './adapters/sqlite/database';
 import { SqliteBatchQueue, type SqliteQueueOptions } from './adapters/sqlite/sqliteBatchQueue';
 import { SqliteEntityStore } from './adapters/sqlite/sqliteEntityStore';
 import { SqliteJobStore } from './adapters/sqlite/sqliteJobStore';
+import { WriteLock } from './adapters/sqlite/writeLock';
 import type { Config } from './config';
 import { handlerFor, handlers as builtInHandlers, type HandlerRegistry } from './handlers/index';
 import type { Logger } from './observability/logger';
@@ -26,6 +27,8 @@ export interface Platform {
   retry: RetryPolicy;
   now: () => number;
   newId: () => string;
+  /** Embedded mode: worker threads opening the same SQLite file share this lock with the API's connection. */
+  writeLockBuffer: SharedArrayBuffer;
   close(): Promise<void>;
 }
 
@@ -47,9 +50,13 @@ export interface EmbeddedStores {
 }
 
 /** Opens the embedded SQLite file and builds its adapters. Worker threads call this too, each with its own connection. */
-export function openEmbeddedStores(config: Config, handlers: HandlerRegistry, queueOptions: SqliteQueueOptions = {}): EmbeddedStores {
-  const db = openDatabase(path.join(config.dataDir, DATABASE_FILE));
-  const queue = new SqliteBatchQueue(db, queueOptions);
+export function openEmbeddedStores(
+  config: Config,
+  handlers: HandlerRegistry,
+  options: { queue?: SqliteQueueOptions; writeLock: WriteLock },
+): EmbeddedStores {
+  const db = openDatabase(path.join(config.dataDir, DATABASE_FILE), { writeLock: options.writeLock });
+  const queue = new SqliteBatchQueue(db, options.queue);
   return {
     jobStore: new SqliteJobStore(db),
     entityStore: new SqliteEntityStore(db, (type) => handlerFor(handlers, type)?.dedupeKey),
@@ -67,7 +74,8 @@ export function openEmbeddedStores(config: Config, handlers: HandlerRegistry, qu
  */
 export function buildPlatform(config: Config, options: PlatformOptions): Platform {
   const handlers = options.handlers ?? builtInHandlers;
-  const stores = openEmbeddedStores(config, handlers);
+  const writeLock = new WriteLock();
+  const stores = openEmbeddedStores(config, handlers, { writeLock });
   // One process owns an embedded data dir, so leases left by a previous run are stale.
   const released = stores.queue.releaseAllLeases();
   if (released > 0) options.logger.warn({ released }, 'released batches leased by a previous run');
@@ -82,6 +90,7 @@ export function buildPlatform(config: Config, options: PlatformOptions): Platfor
     retry: retryPolicyOf(config),
     now: options.now ?? Date.now,
     newId: randomUUID,
+    writeLockBuffer: writeLock.buffer,
     close: stores.close,
   };
 }

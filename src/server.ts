@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const app = await buildApp(platform, { logger: true });
   const workers =
     config.workerThreads > 0
-      ? await startWorkerPool(config, logger)
+      ? await startWorkerPool(config, logger, platform.writeLockBuffer)
       : await startWorkers(platform, platform.queue, config.workerConcurrency);
   await app.listen({ port: config.port, host: config.host });
   printNextSteps(config, demo);

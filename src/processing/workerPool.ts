@@ -11,15 +11,15 @@ const RESTART_DELAY_MS = 1000;
  * Runs batch consumers in `config.workerThreads` threads, spreading `workerConcurrency` over them.
  * A thread that dies is restarted; the batch it held comes back when its lease expires.
  */
-export async function startWorkerPool(config: Config, logger: Logger): Promise<Subscription> {
-  const threads = config.workerThreads;
-  const concurrency = Math.max(1, Math.ceil(config.workerConcurrency / threads));
+export async function startWorkerPool(config: Config, logger: Logger, writeLockBuffer: SharedArrayBuffer): Promise<Subscription> {
+  const threads = Math.min(config.workerThreads, config.workerConcurrency);
+  const concurrency = Math.ceil(config.workerConcurrency / threads);
   let stopping = false;
   const workers = new Set<Worker>();
 
   const spawn = (threadNo: number): Promise<void> =>
     new Promise((resolve, reject) => {
-      const data: WorkerThreadData = { config, concurrency, threadNo };
+      const data: WorkerThreadData = { config, concurrency, threadNo, writeLockBuffer };
       const worker = new Worker(THREAD_ENTRY, { workerData: data });
       workers.add(worker);
       worker.on('message', (m: { type: string }) => m.type === 'ready' && resolve());

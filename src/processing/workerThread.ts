@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config';
 import { handlers } from '../handlers/index';
 import { createLogger } from '../observability/logger';
+import { WriteLock } from '../adapters/sqlite/writeLock';
 import { openEmbeddedStores, retryPolicyOf } from '../platform';
 import { startWorkers } from './workers';
 
@@ -13,12 +14,13 @@ export interface WorkerThreadData {
   config: Config;
   concurrency: number;
   threadNo: number;
+  writeLockBuffer: SharedArrayBuffer;
 }
 
-const { config, concurrency, threadNo } = workerData as WorkerThreadData;
+const { config, concurrency, threadNo, writeLockBuffer } = workerData as WorkerThreadData;
 const logger = createLogger(config.logLevel).child({ thread: threadNo });
 // Other threads' enqueues are not seen in-process: a short poll picks them up.
-const stores = openEmbeddedStores(config, handlers, { pollMs: 50 });
+const stores = openEmbeddedStores(config, handlers, { queue: { pollMs: 50 }, writeLock: new WriteLock(writeLockBuffer) });
 const subscription = await startWorkers(
   { jobStore: stores.jobStore, entityStore: stores.entityStore, handlers, retry: retryPolicyOf(config), logger, now: Date.now },
   stores.queue,

@@ -17,7 +17,7 @@ describe('worker thread pool', () => {
     t = await makeTestPlatform({ BATCH_SIZE: '100', WORKER_THREADS: '2', WORKER_CONCURRENCY: '2' });
     const ids = Array.from({ length: 1000 }, (_, i) => `c${i}`);
     await t.platform.entityStore.insertMany('contact', 'acme', ids.map((id) => ({ id, data: { email: `${id}@x.io`, status: 'lead' } })), Date.now());
-    pool = await startWorkerPool(t.platform.config, pino({ level: 'silent' }));
+    pool = await startWorkerPool(t.platform.config, pino({ level: 'silent' }), t.platform.writeLockBuffer);
 
     const res = await t.app.inject({ method: 'POST', url: '/api/bulk-actions/contact', payload: { accountId: 'acme', entityIds: [...ids, 'nope'], fieldsToUpdate: { status: 'customer' } } });
     const action = await waitForAction(t.platform, res.json().id);
@@ -29,7 +29,7 @@ describe('worker thread pool', () => {
 
   it('stops its threads and lets no batch be taken after stop', async () => {
     t = await makeTestPlatform({ WORKER_THREADS: '1' });
-    pool = await startWorkerPool(t.platform.config, pino({ level: 'silent' }));
+    pool = await startWorkerPool(t.platform.config, pino({ level: 'silent' }), t.platform.writeLockBuffer);
     await pool.stop();
     pool = undefined;
     await t.platform.entityStore.insertMany('contact', 'acme', [{ id: 'c1', data: { status: 'lead' } }], Date.now());

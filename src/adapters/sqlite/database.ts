@@ -2,8 +2,10 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WriteLock } from './writeLock';
 
-export type SqliteDatabase = Database.Database;
+/** A connection, and the one way to write through it: `writeLocked` serialises writers across threads. */
+export type SqliteDatabase = Database.Database & { writeLocked<T>(write: () => T): T };
 
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 
@@ -12,9 +14,10 @@ const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '
  * WAL lets readers (the API's status queries) run while a batch writes; synchronous=NORMAL in WAL
  * keeps every commit atomic and durable across a process crash (only an OS crash can lose the last commits).
  */
-export function openDatabase(file: string): SqliteDatabase {
+export function openDatabase(file: string, options: { writeLock?: WriteLock } = {}): SqliteDatabase {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-  const db = new Database(file);
+  const lock = options.writeLock ?? new WriteLock();
+  const db = Object.assign(new Database(file), { writeLocked: <T>(write: () => T): T => lock.run(write) });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');
@@ -25,7 +28,7 @@ export function openDatabase(file: string): SqliteDatabase {
 }
 
 /** Applies numbered migrations (NNN_name.sql) above the file's user_version, each in its own transaction. */
-export function migrate(db: SqliteDatabase): void {
+export function migrate(db: Database.Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   const files = fs.readdirSync(MIGRATIONS_DIR).filter((f) => /^\d{3}_.+\.sql$/.test(f)).sort();
   for (const file of files) {

@@ -51,13 +51,15 @@ export class SqliteBatchQueue implements BatchQueue {
    * which is the embedded mode's rule: one process owns a data dir.
    */
   releaseAllLeases(): number {
-    return this.db.prepare('UPDATE queue_batches SET leased_until = 0 WHERE leased_until > 0').run().changes;
+    return this.db.writeLocked(() => this.db.prepare('UPDATE queue_batches SET leased_until = 0 WHERE leased_until > 0').run().changes);
   }
 
   async enqueue(batches: BatchMessage[]): Promise<void> {
-    this.db.transaction(() => {
-      for (const b of batches) this.s.insert.run(b.actionId, JSON.stringify(b));
-    })();
+    this.db.writeLocked(() =>
+      this.db.transaction(() => {
+        for (const b of batches) this.s.insert.run(b.actionId, JSON.stringify(b));
+      })(),
+    );
     for (const wake of this.wakers) wake();
   }
 
@@ -83,13 +85,13 @@ export class SqliteBatchQueue implements BatchQueue {
           continue;
         }
         // A slow batch (a handler calling a remote CRM per entity) keeps its lease while it works.
-        const renewal = setInterval(() => this.s.renew.run(Date.now() + this.leaseMs, claimed.id), this.leaseMs / 3);
+        const renewal = setInterval(() => this.db.writeLocked(() => this.s.renew.run(Date.now() + this.leaseMs, claimed.id)), this.leaseMs / 3);
         try {
           await consumer(JSON.parse(claimed.payload) as BatchMessage, { deliveryCount: claimed.deliveries });
-          this.s.ack.run(claimed.id);
+          this.db.writeLocked(() => this.s.ack.run(claimed.id));
         } catch {
           // A rejection is the consumer giving the batch back (it logged why): it is redelivered.
-          this.s.release.run(claimed.id);
+          this.db.writeLocked(() => this.s.release.run(claimed.id));
         } finally {
           clearInterval(renewal);
         }
@@ -110,7 +112,7 @@ export class SqliteBatchQueue implements BatchQueue {
   }
 
   async purge(actionId: string): Promise<number> {
-    return this.s.purge.run(actionId, Date.now()).changes;
+    return this.db.writeLocked(() => this.s.purge.run(actionId, Date.now()).changes);
   }
 
   async depth(): Promise<number> {
@@ -123,6 +125,6 @@ export class SqliteBatchQueue implements BatchQueue {
 
   private claim(): ClaimedRow | undefined {
     const now = Date.now();
-    return this.s.claim.get(now + this.leaseMs, now) as ClaimedRow | undefined;
+    return this.db.writeLocked(() => this.s.claim.get(now + this.leaseMs, now) as ClaimedRow | undefined);
   }
 }
