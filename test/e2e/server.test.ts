@@ -1,0 +1,100 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The real thing, the way a newcomer meets it: `npm start` on an empty data dir (demo data, worker
+ * threads), driven over HTTP with the quick start's requests, then stopped with SIGTERM.
+ */
+let server: ChildProcess;
+let base: string;
+let output = '';
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulk-e2e-'));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+    probe.on('error', reject);
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen in ${timeoutMs} ms; server said:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+beforeAll(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', WORKER_THREADS: '2' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  server.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  server.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await until('the server answering /health', async () => ((await fetch(`${base}/health`)).ok ? true : undefined));
+});
+
+afterAll(async () => {
+  if (server.exitCode === null) server.kill('SIGKILL');
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('npm start on an empty data dir', () => {
+  it('prints the next steps and serves the quick start', async () => {
+    expect(output).toContain('contact-0000001');
+    const created = await fetch(`${base}/api/bulk-actions/contact`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ accountId: 'demo', entityIds: ['contact-0000001', 'contact-0000002', 'other-contact-0000001'], fieldsToUpdate: { title: 'Quick Start' } }),
+    });
+    expect(created.status).toBe(202);
+    const { id } = (await created.json()) as { id: string };
+    expect(created.headers.get('location')).toBe(`/api/bulk-actions/${id}`);
+
+    const stats = await until('the action completing', async () => {
+      const s = (await (await fetch(`${base}/api/bulk-actions/${id}/stats`)).json()) as { status: string };
+      return s.status === 'COMPLETED' ? s : undefined;
+    });
+    expect(stats).toMatchObject({ total: 3, processed: 3, succeeded: 2, failed: 1, errorsByCode: { NOT_FOUND: 1 } });
+    const contact = (await (await fetch(`${base}/api/entities/contact/contact-0000001?accountId=demo`)).json()) as { title: string };
+    expect(contact.title).toBe('Quick Start');
+    const theirs = await fetch(`${base}/api/entities/contact/other-contact-0000001?accountId=other`);
+    expect(((await theirs.json()) as { title: string }).title).not.toBe('Quick Start');
+  });
+
+  it('runs every demo contact through to COMPLETED, then stops cleanly on SIGTERM', async () => {
+    const ids = Array.from({ length: 5000 }, (_, i) => `contact-${String(i + 1).padStart(7, '0')}`);
+    const created = await fetch(`${base}/api/bulk-actions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'e2e-all-contacts' },
+      body: JSON.stringify({ accountId: 'demo', entityType: 'contact', entityIds: ids, fieldsToUpdate: { tags: ['e2e'] } }),
+    });
+    const { id } = (await created.json()) as { id: string };
+    const stats = await until('the action completing', async () => {
+      const s = (await (await fetch(`${base}/api/bulk-actions/${id}/stats`)).json()) as { status: string };
+      return s.status === 'COMPLETED' ? s : undefined;
+    });
+    // The demo contacts share a few emails: those are skipped, everything else succeeds.
+    expect(stats).toMatchObject({ total: 5000, processed: 5000, failed: 0 });
+    const { succeeded, skipped, errorsByCode } = stats as unknown as { succeeded: number; skipped: number; errorsByCode: Record<string, number> };
+    expect(succeeded + skipped).toBe(5000);
+    expect(skipped).toBeGreaterThan(0);
+    expect(errorsByCode).toEqual({ DUPLICATE_EMAIL: skipped });
+
+    const exit = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
+    server.kill('SIGTERM');
+    expect(await exit).toBe(0);
+  });
+});
