@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { actionView } from '../actions/actionView';
 import { createBulkAction } from '../actions/createBulkAction';
 import { enumParam, pageParams, stringParam, type Query } from '../api/query';
@@ -14,18 +14,18 @@ const OUTCOME_STATUSES: readonly OutcomeStatus[] = ['SUCCESS', 'FAILED', 'SKIPPE
  * so a new entity type needs no route code here.
  */
 export const bulkActionRoutes: FastifyPluginAsync<{ platform: Platform }> = async (app, { platform }) => {
-  const create = async (body: unknown, idempotencyKey: string | undefined) =>
-    createBulkAction(platform, body, idempotencyKey ?? null);
-
-  app.post('/', async (request, reply) => {
-    const result = await create(request.body, header(request.headers['idempotency-key']));
+  /** Both create routes answer the same way: 202, Location, and whether this was a replay. */
+  const create = async (body: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const result = await createBulkAction(platform, body, header(request.headers['idempotency-key']) ?? null);
     return reply
       .code(result.status)
       .header('location', `/api/bulk-actions/${result.actionId}`)
       .header('idempotent-replayed', String(result.kind === 'replayed'))
       .type('application/json')
       .send(result.body);
-  });
+  };
+
+  app.post('/', async (request, reply) => create(request.body, request, reply));
 
   app.post<{ Params: { entityType: string } }>('/:entityType', async (request, reply) => {
     const body = request.body;
@@ -33,13 +33,7 @@ export const bulkActionRoutes: FastifyPluginAsync<{ platform: Platform }> = asyn
     if (Object.hasOwn(body, 'entityType')) {
       throw new ApiError('INVALID_FIELD', 'entityType comes from the URL on this route', { field: 'entityType' });
     }
-    const result = await create({ ...body, entityType: request.params.entityType }, header(request.headers['idempotency-key']));
-    return reply
-      .code(result.status)
-      .header('location', `/api/bulk-actions/${result.actionId}`)
-      .header('idempotent-replayed', String(result.kind === 'replayed'))
-      .type('application/json')
-      .send(result.body);
+    return create({ ...body, entityType: request.params.entityType }, request, reply);
   });
 
   app.get<{ Querystring: Query }>('/', async (request) => {
