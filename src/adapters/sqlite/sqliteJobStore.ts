@@ -8,11 +8,13 @@ import { actionParams, ACTION_COLUMNS, toAction, type ActionRow } from './action
  * Job store on SQLite. Every method is one transaction; the invariant of the port holds because
  * counters are bumped in the same transaction as the outcome rows whose insert actually happened.
  */
+const COUNTER_OF: Record<OutcomeStatus, 'succeeded' | 'failed' | 'skipped'> = { SUCCESS: 'succeeded', FAILED: 'failed', SKIPPED: 'skipped' };
+
 export class SqliteJobStore implements JobStore {
   private readonly actionNos = new Map<string, number>();
   private readonly s: Record<
     'insertAction' | 'byId' | 'byKey' | 'byPayload' | 'insertOutcome' | 'bumpCounters' | 'bumpErrors' | 'outcomeExists' |
-    'claimKey' | 'keyOwner' | 'isDone' | 'complete' | 'dropClaims' | 'markRunning' | 'fail' | 'errors' | 'noOf',
+    'claimKey' | 'keyOwner' | 'counters' | 'isDone' | 'complete' | 'dropClaims' | 'markRunning' | 'fail' | 'errors' | 'noOf',
     Statement
   >;
 
@@ -36,6 +38,7 @@ export class SqliteJobStore implements JobStore {
       ),
       claimKey: db.prepare('INSERT INTO action_key_claims (action_no, key, seq, entity_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
       keyOwner: db.prepare('SELECT key, seq, entity_id AS entityId FROM action_key_claims WHERE action_no = ? AND key = ?'),
+      counters: db.prepare('SELECT processed, succeeded, failed, skipped FROM actions WHERE no = ?'),
       isDone: db.prepare(`SELECT 1 FROM actions WHERE no = ? AND processed >= total_entities AND status IN ('PENDING', 'SCHEDULED', 'RUNNING')`),
       complete: db.prepare(`UPDATE actions SET completed_at = ?,
           status = CASE WHEN succeeded = 0 AND failed > 0 THEN 'FAILED' ELSE 'COMPLETED' END
@@ -160,15 +163,20 @@ export class SqliteJobStore implements JobStore {
     const no = this.noOf(actionId);
     const filter = status === null ? '' : 'AND status = ?';
     const params: unknown[] = status === null ? [no] : [no, status];
-    const rows = this.db
-      .prepare(`SELECT seq, entity_id, status, code, message, processed_at FROM action_outcomes
-        WHERE action_no = ? ${filter} ORDER BY seq LIMIT ? OFFSET ?`)
-      .all(...params, limit, offset) as { seq: number; entity_id: string; status: OutcomeStatus; code: string | null; message: string | null; processed_at: number }[];
-    const { n } = this.db.prepare(`SELECT count(*) AS n FROM action_outcomes WHERE action_no = ? ${filter}`).get(...params) as { n: number };
-    return {
-      items: rows.map((r) => ({ seq: r.seq, entityId: r.entity_id, status: r.status, code: r.code, message: r.message, processedAt: r.processed_at })),
-      total: n,
-    };
+    // One read transaction: the page and the total come from the same snapshot. The counters equal
+    // the rows (they move in the same write transactions), so the total needs no count(*) over a
+    // million outcome rows.
+    return this.db.transaction(() => {
+      const rows = this.db
+        .prepare(`SELECT seq, entity_id, status, code, message, processed_at FROM action_outcomes
+          WHERE action_no = ? ${filter} ORDER BY seq LIMIT ? OFFSET ?`)
+        .all(...params, limit, offset) as { seq: number; entity_id: string; status: OutcomeStatus; code: string | null; message: string | null; processed_at: number }[];
+      const counters = this.s.counters.get(no) as Record<'processed' | 'succeeded' | 'failed' | 'skipped', number>;
+      return {
+        items: rows.map((r) => ({ seq: r.seq, entityId: r.entity_id, status: r.status, code: r.code, message: r.message, processedAt: r.processed_at })),
+        total: status === null ? counters.processed : counters[COUNTER_OF[status]],
+      };
+    })();
   }
 
   async close(): Promise<void> {
