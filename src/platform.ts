@@ -56,7 +56,8 @@ export function openEmbeddedStores(
   options: { queue?: SqliteQueueOptions; writeLock: WriteLock },
 ): EmbeddedStores {
   const db = openDatabase(path.join(config.dataDir, DATABASE_FILE), { writeLock: options.writeLock });
-  const queue = new SqliteBatchQueue(db, options.queue);
+  // A batch given back waits as long as a first retry would.
+  const queue = new SqliteBatchQueue(db, { retryDelayMs: config.retry.baseDelayMs, ...options.queue });
   return {
     jobStore: new SqliteJobStore(db),
     entityStore: new SqliteEntityStore(db, (type) => handlerFor(handlers, type)?.dedupeKey),

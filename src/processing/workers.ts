@@ -23,5 +23,5 @@ export function startWorkers(deps: ProcessingDeps, queue: BatchQueue, concurrenc
       deps.logger.error({ err: toError(thrown), actionId: batch.actionId, batchNo: batch.batchNo }, 'batch handed back to the queue');
       throw thrown;
     }
-  }, { concurrency });
+  }, { concurrency, onError: (error) => deps.logger.error({ err: error }, 'batch queue error; consuming goes on') });
 }

@@ -4,8 +4,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WriteLock } from './writeLock';
 
-/** A connection, and the one way to write through it: `writeLocked` serialises writers across threads. */
-export type SqliteDatabase = Database.Database & { writeLocked<T>(write: () => T): T };
+/**
+ * A connection, and the ways to write through it. `writeLocked` serialises writers across threads;
+ * `writeTransaction` also opens the transaction IMMEDIATE, so a read-then-write transaction takes
+ * the write lock up front instead of failing with SQLITE_BUSY_SNAPSHOT when another process
+ * (npm run seed) commits between its read and its write.
+ */
+export type SqliteDatabase = Database.Database & {
+  writeLocked<T>(write: () => T): T;
+  writeTransaction<T>(write: () => T): T;
+};
 
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 
@@ -17,7 +25,11 @@ const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '
 export function openDatabase(file: string, options: { writeLock?: WriteLock } = {}): SqliteDatabase {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   const lock = options.writeLock ?? new WriteLock();
-  const db = Object.assign(new Database(file), { writeLocked: <T>(write: () => T): T => lock.run(write) });
+  const raw = new Database(file);
+  const db = Object.assign(raw, {
+    writeLocked: <T>(write: () => T): T => lock.run(write),
+    writeTransaction: <T>(write: () => T): T => lock.run(() => raw.transaction(write).immediate()),
+  });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');

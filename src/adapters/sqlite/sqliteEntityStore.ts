@@ -71,12 +71,12 @@ export class SqliteEntityStore implements EntityStore {
     }
     // The key field changes: the old keys may stop being shared and the new one may start.
     const newKey = normaliseDedupeKey(updates[field]);
-    return this.db.writeLocked(() => this.db.transaction(() => {
+    return this.db.writeTransaction(() => {
       const oldKeys = (this.s.keysOf.all(idList, entityType, accountId) as { dedupe_key: string }[]).map((r) => r.dedupe_key);
       const changes = this.updateStmt(true).run(patch, newKey, at, entityType, accountId, idList).changes;
       this.sharedKeys.refresh(entityType, accountId, newKey === null ? oldKeys : [...oldKeys, newKey]);
       return changes;
-    })());
+    });
   }
 
   async get(entityType: string, accountId: string, id: string): Promise<EntityRecord | null> {
@@ -91,7 +91,7 @@ export class SqliteEntityStore implements EntityStore {
   /** Inserts, or replaces an entity with the same (type, id). */
   async insertMany(entityType: string, accountId: string, entities: NewEntity[], at: number): Promise<void> {
     const field = this.dedupeFieldOf(entityType);
-    this.db.writeLocked(() => this.db.transaction(() => {
+    this.db.writeTransaction(() => {
       const newKeys: string[] = [];
       for (const e of entities) {
         const key = field === undefined ? null : normaliseDedupeKey(e.data[field]);
@@ -107,7 +107,7 @@ export class SqliteEntityStore implements EntityStore {
       }
       // New holders only add sharing: one set-based statement marks every key they share.
       if (newKeys.length > 0) this.sharedKeys.markSharedAmong(entityType, accountId, newKeys);
-    })());
+    });
   }
 
   async count(entityType: string, accountId: string): Promise<number> {

@@ -57,7 +57,7 @@ export class SqliteJobStore implements JobStore {
   async insertAction(input: NewAction, duplicateSince: number | null): Promise<InsertActionResult> {
     const { action } = input;
     let no: number | undefined;
-    const result = this.db.writeLocked(() => this.db.transaction((): InsertActionResult => {
+    const result = this.db.writeTransaction((): InsertActionResult => {
       const existing = this.existing(action.accountId, input.idempotencyKey, input.payloadHash, duplicateSince);
       if (existing) return existing;
       no = Number(
@@ -65,7 +65,7 @@ export class SqliteJobStore implements JobStore {
       );
       this.insertOutcomes(no, input.initialOutcomes, action.createdAt);
       return { created: true };
-    })());
+    });
     // Cached only once committed: a rolled-back insert must not leave a row number behind.
     if (result.created && no !== undefined) this.actionNos.set(action.id, no);
     return result;
@@ -122,12 +122,12 @@ export class SqliteJobStore implements JobStore {
 
   async recordOutcomes(actionId: string, outcomes: Outcome[], at: number): Promise<number> {
     const no = this.noOf(actionId);
-    return this.db.writeLocked(() => this.db.transaction(() => this.insertOutcomes(no, outcomes, at))());
+    return this.db.writeTransaction(() => this.insertOutcomes(no, outcomes, at));
   }
 
   async claimKeys(actionId: string, claims: KeyClaim[]): Promise<Map<string, KeyClaim>> {
     const no = this.noOf(actionId);
-    return this.db.writeLocked(() => this.db.transaction(() => {
+    return this.db.writeTransaction(() => {
       const owners = new Map<string, KeyClaim>();
       for (const claim of claims) {
         if (owners.has(claim.key)) continue;
@@ -135,19 +135,19 @@ export class SqliteJobStore implements JobStore {
         else owners.set(claim.key, this.s.keyOwner.get(no, claim.key) as KeyClaim);
       }
       return owners;
-    })());
+    });
   }
 
   async completeIfDone(actionId: string, at: number): Promise<BulkAction | null> {
     const no = this.noOf(actionId);
     // Most batches do not finish their action: a read answers them without taking the write lock.
     if (this.s.isDone.get(no) === undefined) return null;
-    return this.db.writeLocked(() => this.db.transaction(() => {
+    return this.db.writeTransaction(() => {
       const row = this.s.complete.get(at, no) as ActionRow | undefined;
       if (!row) return null;
       this.s.dropClaims.run(no);
       return toAction(row);
-    })());
+    });
   }
 
   async failAction(actionId: string, reason: string, at: number): Promise<void> {
