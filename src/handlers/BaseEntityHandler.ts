@@ -76,8 +76,10 @@ export abstract class BaseEntityHandler {
         results.push(succeeded(entity.id));
       } catch (thrown) {
         const error = toError(thrown);
-        if (!(error instanceof PermanentError)) throw error;
-        results.push(failed(entity.id, error.code, error.message));
+        if (error instanceof PermanentError) results.push(failed(entity.id, error.code, error.message));
+        // The entities before this one are done: hand their results over with the transient error,
+        // so a retry (or running out of retries) only concerns the rest.
+        else throw new PartialBatchError(error, results);
       }
     }
     return results;
@@ -99,8 +101,13 @@ export abstract class BaseEntityHandler {
       if (problem === null) passing.push(entity.id);
       else results.push(failed(entity.id, 'VALIDATION_FAILED', problem));
     }
-    await this.crmClient.updateMany(passing, updates);
-    for (const id of passing) results.push(succeeded(id));
+    const updated = await this.crmClient.updateMany(passing, updates);
+    // An entity can leave the account between the read and the write; only what was written succeeded.
+    const stillThere = updated === passing.length ? null : new Set((await this.crmClient.getMany(passing, { withData: false })).map((e) => e.id));
+    for (const id of passing) {
+      if (stillThere === null || stillThere.has(id)) results.push(succeeded(id));
+      else results.push(failed(id, 'NOT_FOUND', `${this.entityType} ${id} is no longer in this account`));
+    }
     return results;
   }
 
@@ -115,6 +122,17 @@ export abstract class BaseEntityHandler {
     const problem = check(entity, updates);
     if (problem !== null) throw new PermanentError(problem, 'VALIDATION_FAILED');
     await this.crmClient.update(entityId, updates);
+  }
+}
+
+/** A transient failure part-way through a batch, with the results of the entities finished before it. */
+export class PartialBatchError extends Error {
+  constructor(
+    override readonly cause: Error,
+    readonly finished: EntityResult[],
+  ) {
+    super(cause.message);
+    this.name = 'PartialBatchError';
   }
 }
 

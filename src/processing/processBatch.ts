@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { duplicateKeyCode, PermanentError, toError } from '../errors';
-import { runWithCrmClient, type BaseEntityHandler } from '../handlers/BaseEntityHandler';
+import { PartialBatchError, runWithCrmClient, type BaseEntityHandler } from '../handlers/BaseEntityHandler';
 import { CrmClient } from '../handlers/crmClient';
 import { handlerFor, type HandlerRegistry } from '../handlers/index';
 import type { Logger } from '../observability/logger';
@@ -109,14 +109,18 @@ async function decideOutcomes(deps: ProcessingDeps, batch: BatchMessage, pending
 
   const crm = new CrmClient(deps.entityStore, batch.entityType, batch.accountId, deps.now);
   const entities = eligible.map((p) => byId.get(p.entityId)!);
+  const positionOf = new Map(eligible.map((p) => [p.entityId, p]));
   let results;
   try {
     results = await runWithCrmClient(crm, () => handler.processBatch(entities, batch.fieldsToUpdate));
-  } catch (error) {
-    // What was decided before the handler (NOT_FOUND, duplicates) is final: keep it, so a retry
-    // or an exhausted batch only concerns the entities the handler was working on.
+  } catch (thrown) {
+    // What was decided before the handler (NOT_FOUND, duplicates), and what the handler finished
+    // before it failed, is final: keep it, so a retry or an exhausted batch only concerns the rest.
+    if (thrown instanceof PartialBatchError) {
+      for (const r of thrown.finished) outcomes.push(outcome(positionOf.get(r.entityId)!, r.status, r.code, r.message));
+    }
     if (outcomes.length > 0) await deps.jobStore.recordOutcomes(batch.actionId, outcomes, deps.now());
-    throw error;
+    throw thrown instanceof PartialBatchError ? thrown.cause : thrown;
   }
   const resultById = new Map(results.map((r) => [r.entityId, r]));
   for (const p of eligible) {
@@ -155,7 +159,7 @@ async function skipDuplicateKeys(
     const key = byId.get(p.entityId)!.dedupeKey;
     const owner = key === null ? undefined : owners.get(key);
     if (!owner || owner.seq === p.seq) eligible.push(p);
-    else outcomes.push(outcome(p, 'SKIPPED', code, `same ${field} as ${owner.entityId}, which this action updates`));
+    else outcomes.push(outcome(p, 'SKIPPED', code, `same ${field} as ${owner.entityId}, which holds it in this action`));
   }
   return eligible;
 }

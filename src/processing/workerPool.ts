@@ -16,6 +16,7 @@ export async function startWorkerPool(config: Config, logger: Logger, writeLockB
   const concurrency = Math.ceil(config.workerConcurrency / threads);
   let stopping = false;
   const workers = new Set<Worker>();
+  const restarts = new Set<NodeJS.Timeout>();
 
   const spawn = (threadNo: number): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -31,7 +32,11 @@ export async function startWorkerPool(config: Config, logger: Logger, writeLockB
         workers.delete(worker);
         if (stopping) return;
         logger.error({ thread: threadNo, code }, 'worker thread exited; restarting');
-        setTimeout(() => void spawn(threadNo).catch(() => undefined), RESTART_DELAY_MS).unref();
+        const restart = setTimeout(() => {
+          restarts.delete(restart);
+          if (!stopping) spawn(threadNo).catch((error: unknown) => logger.error({ err: error, thread: threadNo }, 'worker thread restart failed'));
+        }, RESTART_DELAY_MS);
+        restarts.add(restart);
       });
     });
 
@@ -41,6 +46,7 @@ export async function startWorkerPool(config: Config, logger: Logger, writeLockB
   return {
     stop: async () => {
       stopping = true;
+      for (const restart of restarts) clearTimeout(restart);
       await Promise.all(
         [...workers].map(
           (worker) =>

@@ -181,4 +181,27 @@ describe('faults and retries', () => {
     const untouched = await t.platform.entityStore.get('contact', ACCOUNT, ids[1]!);
     expect(untouched?.data.status).toBe('lead');
   });
+  it('keeps what a seed-shaped handler finished before a transient error, and redoes only the rest', async () => {
+    const updatedIds: string[] = [];
+    let failuresLeft = 1;
+    class StepByStep extends BaseEntityHandler {
+      constructor() {
+        super('contact');
+      }
+      async validateEntity(): Promise<boolean> {
+        return true;
+      }
+      async updateEntity(entityId: string, updates: FieldUpdates): Promise<void> {
+        if (entityId === 'c00002' && failuresLeft-- > 0) throw new Error('connection reset');
+        await this.crmClient.update(entityId, updates);
+        updatedIds.push(entityId);
+      }
+    }
+    t = await makeTestPlatform({}, { handlers: { ...handlers, contact: new StepByStep() } });
+    const ids = await seedContacts(4);
+    await t.startWorkers({ delay: async () => {} });
+    const action = await waitForAction(t.platform, await create('contact', ids));
+    expect(updatedIds).toEqual(['c00000', 'c00001', 'c00002', 'c00003']); // c00000 and c00001 were not redone
+    expect(action.progress).toEqual({ processed: 4, succeeded: 4, failed: 0, skipped: 0 });
+  });
 });
