@@ -28,7 +28,6 @@ export function actionView(action: BulkAction): ActionView {
     scheduledAt: isoOrNull(action.scheduledAt),
     startedAt: isoOrNull(action.startedAt),
     completedAt: isoOrNull(action.completedAt),
-    // Copied so a view never aliases a store's live counters.
     progress: {
       processed: action.progress.processed,
       succeeded: action.progress.succeeded,

@@ -91,10 +91,14 @@ export async function createBulkAction(deps: CreateDeps, body: unknown, idempote
   try {
     await deps.queue.enqueue(batches);
   } catch (thrown) {
-    // Without its batches the action would stay PENDING forever; fail it so the client sees why.
+    // Without its batches the action would stay PENDING forever. Give every entity still without
+    // an outcome a FAILED one (the counters reach the total, the logs say why) and fail the action.
     // If that fails too, the enqueue error is still the one worth reporting.
     const error = toError(thrown);
-    await jobStore.failAction(action.id, `could not enqueue batches: ${error.message}`, deps.now()).catch(() => undefined);
+    const message = `could not enqueue batches: ${error.message}`;
+    const failed: Outcome[] = plan.unique.ids.map((entityId, i) => ({ seq: plan.unique.seqs[i]!, entityId, status: 'FAILED', code: 'ENQUEUE_FAILED', message }));
+    await jobStore.recordOutcomes(action.id, failed, deps.now()).catch(() => undefined);
+    await jobStore.failAction(action.id, message, deps.now()).catch(() => undefined);
     throw error;
   }
   return { kind: 'created', status: 202, body: creationResponse, actionId: action.id };

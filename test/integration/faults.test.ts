@@ -205,3 +205,21 @@ describe('faults and retries', () => {
     expect(action.progress).toEqual({ processed: 4, succeeded: 4, failed: 0, skipped: 0 });
   });
 });
+
+describe('a queue that refuses the batches', () => {
+  it('fails the action with an ENQUEUE_FAILED outcome for every entity, so counters still equal the logs', async () => {
+    t = await makeTestPlatform();
+    const real = t.platform.queue;
+    t.platform.queue = Object.assign(Object.create(real) as typeof real, {
+      enqueue: async () => {
+        throw new Error('broker unreachable');
+      },
+    });
+    const res = await t.app.inject({ method: 'POST', url: '/api/bulk-actions/contact', payload: { accountId: ACCOUNT, entityIds: ['a', 'b', 'a'], fieldsToUpdate: { status: 'customer' } } });
+    expect(res.statusCode).toBe(500);
+    const [action] = (await t.platform.jobStore.listActions({ accountId: ACCOUNT }, 0, 10)).items;
+    expect(action).toMatchObject({ status: 'FAILED', error: 'could not enqueue batches: broker unreachable' });
+    expect(action!.progress).toEqual({ processed: 3, succeeded: 0, failed: 2, skipped: 1 });
+    await expectCountersEqualLogs(action!);
+  });
+});

@@ -4,12 +4,12 @@ import type { BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../../types
 import type { SqliteDatabase } from './database';
 import { actionParams, ACTION_COLUMNS, toAction, type ActionRow } from './actionRows';
 
+const COUNTER_OF: Record<OutcomeStatus, 'succeeded' | 'failed' | 'skipped'> = { SUCCESS: 'succeeded', FAILED: 'failed', SKIPPED: 'skipped' };
+
 /**
  * Job store on SQLite. Every method is one transaction; the invariant of the port holds because
  * counters are bumped in the same transaction as the outcome rows whose insert actually happened.
  */
-const COUNTER_OF: Record<OutcomeStatus, 'succeeded' | 'failed' | 'skipped'> = { SUCCESS: 'succeeded', FAILED: 'failed', SKIPPED: 'skipped' };
-
 export class SqliteJobStore implements JobStore {
   private readonly actionNos = new Map<string, number>();
   private readonly s: Record<

@@ -18,7 +18,8 @@ export class WriteLock {
   run<T>(write: () => T): T {
     if (this.depth > 0) return this.holding(write);
     while (Atomics.compareExchange(this.state, 0, 0, 1) !== 0) {
-      // Woken by notify on release; the timeout only guards against a thread that died holding it.
+      // Woken by notify on release. The timeout re-checks in case a notify is missed; it does not
+      // rescue a lock whose holder died (a thread that dies mid-write takes the process's writes with it).
       Atomics.wait(this.state, 0, 1, 100);
     }
     try {
