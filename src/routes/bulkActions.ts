@@ -50,8 +50,9 @@ export const bulkActionRoutes: FastifyPluginAsync<{ platform: Platform }> = asyn
   app.get<{ Params: { id: string } }>('/:id', async (request) => actionView(await mustGet(platform, request.params.id)));
 
   app.get<{ Params: { id: string } }>('/:id/stats', async (request) => {
-    const action = await mustGet(platform, request.params.id);
-    return statsOf(action, await platform.jobStore.errorsByCode(action.id), platform.now());
+    const found = await platform.jobStore.getActionWithErrors(request.params.id);
+    if (!found) throw notFound(request.params.id);
+    return statsOf(found.action, found.errorsByCode, platform.now());
   });
 
   app.get<{ Params: { id: string }; Querystring: Query }>('/:id/logs', async (request) => {
@@ -76,8 +77,12 @@ export const bulkActionRoutes: FastifyPluginAsync<{ platform: Platform }> = asyn
 
 async function mustGet(platform: Platform, id: string): Promise<BulkAction> {
   const action = await platform.jobStore.getAction(id);
-  if (!action) throw new ApiError('ACTION_NOT_FOUND', `No bulk action has id ${id}`, { actionId: id });
+  if (!action) throw notFound(id);
   return action;
+}
+
+function notFound(id: string): ApiError {
+  return new ApiError('ACTION_NOT_FOUND', `No bulk action has id ${id}`, { actionId: id });
 }
 
 function header(value: string | string[] | undefined): string | undefined {

@@ -74,6 +74,8 @@ export interface JobStore {
   /** Marks an action FAILED as a whole (it could not be carried out). */
   failAction(actionId: string, reason: string, at: number): Promise<void>;
   errorsByCode(actionId: string): Promise<Record<string, number>>;
+  /** The action and its per-code counts read together, so they agree even while batches land. */
+  getActionWithErrors(actionId: string): Promise<{ action: BulkAction; errorsByCode: Record<string, number> } | null>;
   /** Outcome rows in request order. */
   listOutcomes(actionId: string, status: OutcomeStatus | null, offset: number, limit: number): Promise<Page<OutcomeLog>>;
   close(): Promise<void>;

@@ -203,6 +203,10 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
         expect(await progressOf(action.id)).toEqual({ processed: 12, succeeded: 5, failed: 3, skipped: 4 });
         expect(await store.errorsByCode(action.id)).toEqual(codes);
         expect(codes).toEqual({ DUPLICATE_ID: 2, NOT_FOUND: 2, VALIDATION_FAILED: 1, DUPLICATE_EMAIL: 2 });
+        const together = await store.getActionWithErrors(action.id);
+        expect(together?.action.progress).toEqual({ processed: 12, succeeded: 5, failed: 3, skipped: 4 });
+        expect(together?.errorsByCode).toEqual(codes);
+        expect(await store.getActionWithErrors('no-such-action')).toBeNull();
         for (const status of ['SUCCESS', 'FAILED', 'SKIPPED'] as const) {
           expect((await store.listOutcomes(action.id, status, 0, 100)).total).toBe(count(status));
         }

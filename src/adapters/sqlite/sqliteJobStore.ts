@@ -159,6 +159,16 @@ export class SqliteJobStore implements JobStore {
     return Object.fromEntries(rows.map((r) => [r.code, r.count]));
   }
 
+  async getActionWithErrors(actionId: string): Promise<{ action: BulkAction; errorsByCode: Record<string, number> } | null> {
+    // One read transaction: one snapshot for both reads.
+    return this.db.transaction(() => {
+      const row = this.s.byId.get(actionId) as ActionRow | undefined;
+      if (!row) return null;
+      const rows = this.s.errors.all(row.no) as { code: string; count: number }[];
+      return { action: toAction(row), errorsByCode: Object.fromEntries(rows.map((r) => [r.code, r.count])) };
+    })();
+  }
+
   async listOutcomes(actionId: string, status: OutcomeStatus | null, offset: number, limit: number): Promise<Page<OutcomeLog>> {
     const no = this.noOf(actionId);
     const filter = status === null ? '' : 'AND status = ?';
