@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { ApiError, toError } from '../errors';
+import { ApiError } from '../errors';
 import type { HandlerRegistry } from '../handlers/index';
 import type { BatchQueue } from '../queue/batchQueue';
 import type { ExistingAction, JobStore } from '../store/jobStore';
@@ -28,10 +28,8 @@ const IDEMPOTENCY_KEY = /^[\x20-\x7E]{1,200}$/;
 /**
  * The create path: validate -> duplicate detection -> rate limit -> job record -> queue.
  *
- * The action row (with the SKIPPED outcomes of repeated IDs) is stored before its batches are
- * enqueued: a worker that receives a batch can always find its action. Duplicate detection and the
- * Idempotency-Key lookup happen inside the same insert, so two concurrent identical requests cannot
- * both create an action.
+ * Duplicate detection and the Idempotency-Key lookup happen again inside the insert, so two
+ * concurrent identical requests cannot both create an action.
  */
 export async function createBulkAction(deps: CreateDeps, body: unknown, idempotencyKey: string | null): Promise<CreateResult> {
   const { jobStore, config } = deps;
@@ -82,24 +80,18 @@ export async function createBulkAction(deps: CreateDeps, body: unknown, idempote
     message: `entity ID repeats the one at position ${repeat.firstSeq}`,
   }));
 
+  // Batches first, then the action: once an action exists, all of its batches are durably queued,
+  // so no crash can leave one that never runs. A crash in between leaves batches without an action:
+  // workers hand those back until ORPHAN_GRACE_MS has passed, then drop them (nobody was told 202).
+  // If enqueueing fails, nothing is stored and the client may simply retry.
+  const batches = splitIntoBatches(action.id, accountId, entityType, fieldsToUpdate, plan.unique, config.batchSize, now);
+  await deps.queue.enqueue(batches);
+
   // The insert checks again, atomically: of two concurrent identical requests only one creates.
   const inserted = await jobStore.insertAction({ action, payloadHash: hash, idempotencyKey, creationResponse, initialOutcomes }, duplicateSince);
-  if (!inserted.created) return answerExisting(inserted, hash, config.duplicateWindowSeconds);
-
-  // entityIds is never empty, so there is at least one batch and the action can complete.
-  const batches = splitIntoBatches(action.id, accountId, entityType, fieldsToUpdate, plan.unique, config.batchSize);
-  try {
-    await deps.queue.enqueue(batches);
-  } catch (thrown) {
-    // Without its batches the action would stay PENDING forever. Give every entity still without
-    // an outcome a FAILED one (the counters reach the total, the logs say why) and fail the action.
-    // If that fails too, the enqueue error is still the one worth reporting.
-    const error = toError(thrown);
-    const message = `could not enqueue batches: ${error.message}`;
-    const failed: Outcome[] = plan.unique.ids.map((entityId, i) => ({ seq: plan.unique.seqs[i]!, entityId, status: 'FAILED', code: 'ENQUEUE_FAILED', message }));
-    await jobStore.recordOutcomes(action.id, failed, deps.now()).catch(() => undefined);
-    await jobStore.failAction(action.id, message, deps.now()).catch(() => undefined);
-    throw error;
+  if (!inserted.created) {
+    await deps.queue.purge(action.id);
+    return answerExisting(inserted, hash, config.duplicateWindowSeconds);
   }
   return { kind: 'created', status: 202, body: creationResponse, actionId: action.id };
 }

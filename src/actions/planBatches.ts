@@ -51,6 +51,7 @@ export function splitIntoBatches(
   fieldsToUpdate: FieldUpdates,
   unique: PlannedEntities,
   batchSize: number,
+  createdAt: number,
 ): BatchMessage[] {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer; got ${batchSize}`);
   const batches: BatchMessage[] = [];
@@ -63,6 +64,7 @@ export function splitIntoBatches(
       entityIds: unique.ids.slice(start, start + batchSize),
       seqs: unique.seqs.slice(start, start + batchSize),
       fieldsToUpdate,
+      createdAt,
     });
   }
   return batches;

@@ -32,6 +32,17 @@ export interface ProcessingDeps {
   onActionFinished?: (action: BulkAction) => void | Promise<void>;
 }
 
+/** How long a batch may wait for its action to be stored before it counts as an orphan. */
+export const ORPHAN_GRACE_MS = 60_000;
+
+/** The batch arrived before its action's row: hand it back, it will be delivered again shortly. */
+export class ActionNotStoredYet extends Error {
+  constructor(actionId: string) {
+    super(`action ${actionId} is not stored yet`);
+    this.name = 'ActionNotStoredYet';
+  }
+}
+
 interface Position {
   seq: number;
   entityId: string;
@@ -45,7 +56,13 @@ interface Position {
 export async function processBatch(deps: ProcessingDeps, batch: BatchMessage, delivery: Delivery): Promise<void> {
   const { jobStore, now } = deps;
   const action = await jobStore.getAction(batch.actionId);
-  if (!action || TERMINAL_STATUSES.includes(action.status)) return; // cancelled or already finished: nothing to do
+  if (!action) {
+    // Batches are queued just before their action is stored: early on, it is on its way.
+    if (now() - batch.createdAt < ORPHAN_GRACE_MS) throw new ActionNotStoredYet(batch.actionId);
+    deps.logger.warn({ actionId: batch.actionId, batchNo: batch.batchNo }, 'dropping a batch whose action was never stored');
+    return;
+  }
+  if (TERMINAL_STATUSES.includes(action.status)) return; // cancelled or already finished: nothing to do
   if (action.status !== 'RUNNING') await jobStore.markRunning(action.id, now());
 
   let pending = toPositions(batch);

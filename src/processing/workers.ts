@@ -1,6 +1,6 @@
 import type { BatchQueue, Subscription } from '../queue/batchQueue';
 import { toError } from '../errors';
-import { processBatch, type ProcessingDeps } from './processBatch';
+import { ActionNotStoredYet, processBatch, type ProcessingDeps } from './processBatch';
 
 /**
  * Starts `concurrency` batch consumers on the queue. A batch whose processing throws (the job store
@@ -20,8 +20,10 @@ export function startWorkers(deps: ProcessingDeps, queue: BatchQueue, concurrenc
     try {
       await processBatch(withCleanup, batch, delivery);
     } catch (thrown) {
-      deps.logger.error({ err: toError(thrown), actionId: batch.actionId, batchNo: batch.batchNo }, 'batch handed back to the queue');
-      throw thrown;
+      const error = toError(thrown);
+      if (error instanceof ActionNotStoredYet) deps.logger.debug({ actionId: batch.actionId }, error.message);
+      else deps.logger.error({ err: error, actionId: batch.actionId, batchNo: batch.batchNo }, 'batch handed back to the queue');
+      throw error;
     }
   }, { concurrency, onError: (error) => deps.logger.error({ err: error }, 'batch queue error; consuming goes on') });
 }

@@ -70,6 +70,8 @@ export interface BatchMessage {
   entityIds: string[];
   seqs: number[];
   fieldsToUpdate: FieldUpdates;
+  /** When the action was created: a batch whose action is still missing long after this is an orphan. */
+  createdAt: number;
 }
 
 /** What happened to one submitted entity ID. */

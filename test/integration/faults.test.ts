@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { createBulkAction } from '../../src/actions/createBulkAction';
 import { PermanentError } from '../../src/errors';
 import { BaseEntityHandler, type EntityResult } from '../../src/handlers/BaseEntityHandler';
 import { handlers } from '../../src/handlers/index';
-import { processBatch } from '../../src/processing/processBatch';
+import { ActionNotStoredYet, ORPHAN_GRACE_MS, processBatch } from '../../src/processing/processBatch';
 import type { EntitySnapshot } from '../../src/store/entityStore';
 import type { BulkAction, FieldUpdates } from '../../src/types/entities';
 import { makeTestPlatform, waitForAction, type TestPlatform } from '../support/testPlatform';
@@ -169,7 +170,7 @@ describe('faults and retries', () => {
     t = await makeTestPlatform();
     const ids = await seedContacts(3);
     const actionId = await create('contact', ids);
-    const batch = { actionId, accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0, 1, 2], fieldsToUpdate: { status: 'customer' } };
+    const batch = { actionId, accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0, 1, 2], fieldsToUpdate: { status: 'customer' }, createdAt: Date.now() };
     // Pretend an earlier delivery recorded the first entity before its worker died.
     await t.platform.jobStore.recordOutcomes(actionId, [{ seq: 0, entityId: ids[0]!, status: 'SUCCESS', code: null, message: null }], Date.now());
     const deps = { ...t.platform, retry: { ...t.platform.retry, maxDeliveries: 3 } };
@@ -206,8 +207,8 @@ describe('faults and retries', () => {
   });
 });
 
-describe('a queue that refuses the batches', () => {
-  it('fails the action with an ENQUEUE_FAILED outcome for every entity, so counters still equal the logs', async () => {
+describe('the gap between queueing the batches and storing the action', () => {
+  it('a queue that refuses the batches stores nothing: the client gets an error and may retry', async () => {
     t = await makeTestPlatform();
     const real = t.platform.queue;
     t.platform.queue = Object.assign(Object.create(real) as typeof real, {
@@ -215,11 +216,40 @@ describe('a queue that refuses the batches', () => {
         throw new Error('broker unreachable');
       },
     });
-    const res = await t.app.inject({ method: 'POST', url: '/api/bulk-actions/contact', payload: { accountId: ACCOUNT, entityIds: ['a', 'b', 'a'], fieldsToUpdate: { status: 'customer' } } });
+    const res = await t.app.inject({ method: 'POST', url: '/api/bulk-actions/contact', payload: { accountId: ACCOUNT, entityIds: ['a', 'b'], fieldsToUpdate: { status: 'customer' } } });
     expect(res.statusCode).toBe(500);
-    const [action] = (await t.platform.jobStore.listActions({ accountId: ACCOUNT }, 0, 10)).items;
-    expect(action).toMatchObject({ status: 'FAILED', error: 'could not enqueue batches: broker unreachable' });
-    expect(action!.progress).toEqual({ processed: 3, succeeded: 0, failed: 2, skipped: 1 });
-    await expectCountersEqualLogs(action!);
+    expect(res.json().error.code).toBe('INTERNAL');
+    expect((await t.platform.jobStore.listActions({}, 0, 10)).total).toBe(0);
+    expect(await real.depth()).toBe(0);
+  });
+
+  it('a batch that arrives before its action is handed back, then processed once the action exists', async () => {
+    t = await makeTestPlatform();
+    const ids = await seedContacts(2);
+    const batch = { actionId: 'not-yet', accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0, 1], fieldsToUpdate: { status: 'customer' }, createdAt: Date.now() };
+    await expect(processBatch(t.platform, batch, { deliveryCount: 1 })).rejects.toBeInstanceOf(ActionNotStoredYet);
+    expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[0]!))?.data.status).toBe('lead');
+  });
+
+  it('a batch whose action never appeared (the process died in between) is dropped after the grace period', async () => {
+    t = await makeTestPlatform();
+    const ids = await seedContacts(2);
+    const batch = { actionId: 'never', accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0, 1], fieldsToUpdate: { status: 'customer' }, createdAt: Date.now() - ORPHAN_GRACE_MS - 1 };
+    await processBatch(t.platform, batch, { deliveryCount: 3 });
+    expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[0]!))?.data.status).toBe('lead');
+  });
+
+  it('the loser of two identical concurrent creates leaves no batches behind', async () => {
+    t = await makeTestPlatform();
+    const ids = await seedContacts(3);
+    const body = { accountId: ACCOUNT, entityType: 'contact', entityIds: ids, fieldsToUpdate: { status: 'customer' } };
+    await createBulkAction(t.platform, body, null);
+    // The second request passed the duplicate lookup before the first stored its action (the race):
+    // its insert then finds the duplicate, and its batches must go.
+    const store = t.platform.jobStore;
+    const racing = { ...t.platform, jobStore: Object.assign(Object.create(store) as typeof store, { findExisting: async () => null }) };
+    await expect(createBulkAction(racing, body, null)).rejects.toMatchObject({ code: 'DUPLICATE_ACTION' });
+    expect(await t.platform.queue.depth()).toBe(1);
+    expect((await store.listActions({}, 0, 10)).total).toBe(1);
   });
 });

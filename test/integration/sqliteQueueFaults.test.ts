@@ -18,7 +18,7 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const batch = (batchNo: number): BatchMessage => ({ actionId: 'a1', accountId: 'acme', entityType: 'contact', batchNo, entityIds: [`c${batchNo}`], seqs: [batchNo], fieldsToUpdate: { status: 'customer' } });
+const batch = (batchNo: number): BatchMessage => ({ actionId: 'a1', accountId: 'acme', entityType: 'contact', batchNo, entityIds: [`c${batchNo}`], seqs: [batchNo], fieldsToUpdate: { status: 'customer' }, createdAt: 0 });
 
 describe('the SQLite queue when its database fails', () => {
   it('reports the error, keeps consuming, and delivers once the database is back', async () => {

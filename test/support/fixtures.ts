@@ -57,6 +57,7 @@ export function makeBatch(actionId: string, batchNo: number, overrides: Partial<
     entityIds: seqs.map((seq) => `e-${seq}`),
     seqs,
     fieldsToUpdate: { status: 'customer', tags: ['vip', 'emea'], score: 3, optedIn: true, note: null },
+    createdAt: T0,
     ...overrides,
   };
 }

@@ -31,19 +31,19 @@ describe('splitIntoBatches', () => {
     const ids = Array.from({ length: 2500 }, (_, i) => `id-${i}`);
     const { unique } = planBatches(ids);
     const fields = { status: 'customer' };
-    const batches = splitIntoBatches('act-1', 'acct-1', 'contact', fields, unique, 1000);
+    const batches = splitIntoBatches('act-1', 'acct-1', 'contact', fields, unique, 1000, 42);
     expect(batches.map((b) => b.entityIds.length)).toEqual([1000, 1000, 500]);
     expect(batches.map((b) => b.batchNo)).toEqual([0, 1, 2]);
     const last = batches[2];
     expect(last?.entityIds[0]).toBe('id-2000');
     expect(last?.seqs[0]).toBe(2000);
     expect(last?.seqs.at(-1)).toBe(2499);
-    expect(last).toMatchObject({ actionId: 'act-1', accountId: 'acct-1', entityType: 'contact', fieldsToUpdate: fields });
+    expect(last).toMatchObject({ actionId: 'act-1', accountId: 'acct-1', entityType: 'contact', fieldsToUpdate: fields, createdAt: 42 });
   });
 
   it('carries the request seqs of the unique IDs, skipping repeats', () => {
     const { unique } = planBatches(['a', 'a', 'b', 'c']);
-    const batches = splitIntoBatches('act', 'acct', 'lead', { score: 1 }, unique, 2);
+    const batches = splitIntoBatches('act', 'acct', 'lead', { score: 1 }, unique, 2, 0);
     expect(batches.map((b) => [b.entityIds, b.seqs])).toEqual([
       [['a', 'b'], [0, 2]],
       [['c'], [3]],
@@ -51,7 +51,7 @@ describe('splitIntoBatches', () => {
   });
 
   it('rejects a batch size below 1', () => {
-    expect(() => splitIntoBatches('act', 'acct', 'lead', { score: 1 }, { ids: ['a'], seqs: [0] }, 0)).toThrow(RangeError);
+    expect(() => splitIntoBatches('act', 'acct', 'lead', { score: 1 }, { ids: ['a'], seqs: [0] }, 0, 0)).toThrow(RangeError);
   });
 });
 
