@@ -34,6 +34,8 @@ export interface ProcessingDeps {
 
 /** How long a batch may wait for its action to be stored before it counts as an orphan. */
 export const ORPHAN_GRACE_MS = 60_000;
+/** How long one delivery waits for a missing action before handing the batch back. */
+const WAIT_FOR_ACTION_MS = 2_000;
 
 /** The batch arrived before its action's row: hand it back, it will be delivered again shortly. */
 export class ActionNotStoredYet extends Error {
@@ -55,7 +57,7 @@ interface Position {
  */
 export async function processBatch(deps: ProcessingDeps, batch: BatchMessage, delivery: Delivery): Promise<void> {
   const { jobStore, now } = deps;
-  const action = await jobStore.getAction(batch.actionId);
+  const action = (await jobStore.getAction(batch.actionId)) ?? (await waitForStoredAction(deps, batch));
   if (!action) {
     // Batches are queued just before their action is stored: early on, it is on its way.
     if (now() - batch.createdAt < ORPHAN_GRACE_MS) throw new ActionNotStoredYet(batch.actionId);
@@ -78,6 +80,21 @@ export async function processBatch(deps: ProcessingDeps, batch: BatchMessage, de
 
   const finished = await jobStore.completeIfDone(batch.actionId, now());
   if (finished) await deps.onActionFinished?.(finished);
+}
+
+/**
+ * Batches are queued just before their action is stored. Waiting here a little (rather than handing
+ * the batch back at once) keeps a slow insert, such as one with many repeated IDs, from using up
+ * the batch's deliveries.
+ */
+async function waitForStoredAction(deps: ProcessingDeps, batch: BatchMessage): Promise<BulkAction | null> {
+  if (deps.now() - batch.createdAt >= ORPHAN_GRACE_MS) return null;
+  for (let waited = 0; waited < WAIT_FOR_ACTION_MS; waited += 50) {
+    await (deps.delay ?? sleep)(50);
+    const action = await deps.jobStore.getAction(batch.actionId);
+    if (action) return action;
+  }
+  return null;
 }
 
 async function processWithRetries(deps: ProcessingDeps, batch: BatchMessage, positions: Position[]): Promise<void> {

@@ -227,7 +227,10 @@ describe('the gap between queueing the batches and storing the action', () => {
     t = await makeTestPlatform();
     const ids = await seedContacts(2);
     const batch = { actionId: 'not-yet', accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0, 1], fieldsToUpdate: { status: 'customer' }, createdAt: Date.now() };
-    await expect(processBatch(t.platform, batch, { deliveryCount: 1 })).rejects.toBeInstanceOf(ActionNotStoredYet);
+    let waits = 0;
+    const deps = { ...t.platform, delay: async () => void waits++ };
+    await expect(processBatch(deps, batch, { deliveryCount: 1 })).rejects.toBeInstanceOf(ActionNotStoredYet);
+    expect(waits).toBe(40); // it polled for the action (2 s in 50 ms steps) before handing the batch back
     expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[0]!))?.data.status).toBe('lead');
   });
 
