@@ -223,7 +223,7 @@ describe('the gap between queueing the batches and storing the action', () => {
     expect(await real.depth()).toBe(0);
   });
 
-  it('a batch that arrives before its action is handed back, then processed once the action exists', async () => {
+  it('a batch that arrives before its action waits for it, then is handed back', async () => {
     t = await makeTestPlatform();
     const ids = await seedContacts(2);
     const batch = { actionId: 'not-yet', accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0, 1], fieldsToUpdate: { status: 'customer' }, createdAt: Date.now() };
