@@ -15,6 +15,11 @@ interface EntityRow {
 /** id, account_id, data (null when not read), dedupe_key, created_at, updated_at, key_shared */
 type RawSnapshotRow = [string, string, string | null, string | null, number, number, number];
 
+function updateQuery(setKey: string): string {
+  return `UPDATE entities SET data = json_patch(data, ?), ${setKey} updated_at = ?
+    WHERE entity_type = ? AND account_id = ? AND id IN (SELECT value FROM json_each(?))`;
+}
+
 function snapshotQuery(dataColumn: string): string {
   return `SELECT e.id, e.account_id, ${dataColumn}, e.dedupe_key, e.created_at, e.updated_at, s.key IS NOT NULL
     FROM json_each(?) j CROSS JOIN entities e
@@ -29,8 +34,7 @@ function snapshotQuery(dataColumn: string): string {
  */
 export class SqliteEntityStore implements EntityStore {
   private readonly sharedKeys: SharedKeys;
-  private readonly s: Record<'getMany' | 'getManyKeys' | 'get' | 'insert' | 'replace' | 'keyOf' | 'keysOf', Statement>;
-  private readonly updateStmts = new Map<string, Statement>();
+  private readonly s: Record<'getMany' | 'getManyKeys' | 'get' | 'insert' | 'replace' | 'keyOf' | 'keysOf' | 'update' | 'updateWithKey', Statement>;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -48,6 +52,9 @@ export class SqliteEntityStore implements EntityStore {
       replace: db.prepare(`UPDATE entities SET account_id = ?, data = ?, dedupe_key = ?, created_at = ?, updated_at = ?
         WHERE entity_type = ? AND id = ?`),
       keyOf: db.prepare('SELECT account_id, dedupe_key FROM entities WHERE entity_type = ? AND id = ?'),
+      update: db.prepare(updateQuery('')),
+      // Only when the update sets the key field: dedupe_key follows it.
+      updateWithKey: db.prepare(updateQuery('dedupe_key = ?,')),
       keysOf: db.prepare(`SELECT DISTINCT e.dedupe_key FROM json_each(?) j CROSS JOIN entities e
         WHERE e.entity_type = ? AND e.id = j.value AND e.account_id = ? AND e.dedupe_key IS NOT NULL`),
     };
@@ -67,13 +74,13 @@ export class SqliteEntityStore implements EntityStore {
     const patch = JSON.stringify(updates);
     const idList = JSON.stringify(ids);
     if (field === undefined || !Object.hasOwn(updates, field)) {
-      return this.db.writeLocked(() => this.updateStmt(false).run(patch, at, entityType, accountId, idList).changes);
+      return this.db.writeLocked(() => this.s.update.run(patch, at, entityType, accountId, idList).changes);
     }
     // The key field changes: the old keys may stop being shared and the new one may start.
     const newKey = normaliseDedupeKey(updates[field]);
     return this.db.writeTransaction(() => {
       const oldKeys = (this.s.keysOf.all(idList, entityType, accountId) as { dedupe_key: string }[]).map((r) => r.dedupe_key);
-      const changes = this.updateStmt(true).run(patch, newKey, at, entityType, accountId, idList).changes;
+      const changes = this.s.updateWithKey.run(patch, newKey, at, entityType, accountId, idList).changes;
       this.sharedKeys.refresh(entityType, accountId, newKey === null ? oldKeys : [...oldKeys, newKey]);
       return changes;
     });
@@ -126,18 +133,6 @@ export class SqliteEntityStore implements EntityStore {
 
   async close(): Promise<void> {
     // The database handle is owned and closed by whoever opened it (the composition root).
-  }
-
-  private updateStmt(setsKey: boolean): Statement {
-    const cacheKey = setsKey ? 'with-key' : 'plain';
-    let stmt = this.updateStmts.get(cacheKey);
-    if (!stmt) {
-      stmt = this.db.prepare(`
-        UPDATE entities SET data = json_patch(data, ?), ${setsKey ? 'dedupe_key = ?,' : ''} updated_at = ?
-        WHERE entity_type = ? AND account_id = ? AND id IN (SELECT value FROM json_each(?))`);
-      this.updateStmts.set(cacheKey, stmt);
-    }
-    return stmt;
   }
 }
 
