@@ -73,7 +73,6 @@ export interface JobStore {
   completeIfDone(actionId: string, at: number): Promise<BulkAction | null>;
   /** Marks an action FAILED as a whole (it could not be carried out). */
   failAction(actionId: string, reason: string, at: number): Promise<void>;
-  errorsByCode(actionId: string): Promise<Record<string, number>>;
   /** The action and its per-code counts read together, so they agree even while batches land. */
   getActionWithErrors(actionId: string): Promise<{ action: BulkAction; errorsByCode: Record<string, number> } | null>;
   /** Outcome rows in request order. */

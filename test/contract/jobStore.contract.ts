@@ -55,7 +55,7 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
           items: initial.map((o) => ({ ...o, processedAt: T0 })),
           total: 2,
         });
-        expect(await store.errorsByCode(action.id)).toEqual({ DUPLICATE_ID: 2 });
+        expect((await store.getActionWithErrors(action.id))?.errorsByCode).toEqual({ DUPLICATE_ID: 2 });
       });
     });
 
@@ -167,7 +167,7 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
         expect(await store.recordOutcomes(action.id, mixed, T0 + 1)).toBe(4);
         expect(await store.recordOutcomes(action.id, mixed, T0 + 2)).toBe(0);
         expect(await progressOf(action.id)).toEqual({ processed: 4, succeeded: 2, failed: 1, skipped: 1 });
-        expect(await store.errorsByCode(action.id)).toEqual({ NOT_FOUND: 1, DUPLICATE_EMAIL: 1 });
+        expect((await store.getActionWithErrors(action.id))?.errorsByCode).toEqual({ NOT_FOUND: 1, DUPLICATE_EMAIL: 1 });
         expect((await store.listOutcomes(action.id, null, 0, 10)).items.map((o) => o.processedAt)).toEqual([T0 + 1, T0 + 1, T0 + 1, T0 + 1]);
       });
 
@@ -176,7 +176,7 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
         expect(await store.recordOutcomes(action.id, makeOutcomes([0, 1, 2]), T0)).toBe(3);
         expect(await store.recordOutcomes(action.id, makeOutcomes([1, 2, 3, 4], 'FAILED', 'UPDATE_FAILED'), T0)).toBe(2);
         expect(await progressOf(action.id)).toEqual({ processed: 5, succeeded: 3, failed: 2, skipped: 0 });
-        expect(await store.errorsByCode(action.id)).toEqual({ UPDATE_FAILED: 2 });
+        expect((await store.getActionWithErrors(action.id))?.errorsByCode).toEqual({ UPDATE_FAILED: 2 });
       });
 
       it('counts a seq repeated within one call once', async () => {
@@ -201,7 +201,7 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
           processed: logs.length, succeeded: count('SUCCESS'), failed: count('FAILED'), skipped: count('SKIPPED'),
         });
         expect(await progressOf(action.id)).toEqual({ processed: 12, succeeded: 5, failed: 3, skipped: 4 });
-        expect(await store.errorsByCode(action.id)).toEqual(codes);
+        expect((await store.getActionWithErrors(action.id))?.errorsByCode).toEqual(codes);
         expect(codes).toEqual({ DUPLICATE_ID: 2, NOT_FOUND: 2, VALIDATION_FAILED: 1, DUPLICATE_EMAIL: 2 });
         const together = await store.getActionWithErrors(action.id);
         expect(together?.action.progress).toEqual({ processed: 12, succeeded: 5, failed: 3, skipped: 4 });

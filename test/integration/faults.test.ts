@@ -178,7 +178,7 @@ describe('faults and retries', () => {
     const action = (await t.platform.jobStore.getAction(actionId))!;
     expect(action.status).toBe('COMPLETED');
     expect(action.progress).toEqual({ processed: 3, succeeded: 1, failed: 2, skipped: 0 });
-    expect(await t.platform.jobStore.errorsByCode(actionId)).toEqual({ RETRIES_EXHAUSTED: 2 });
+    expect((await t.platform.jobStore.getActionWithErrors(actionId))?.errorsByCode).toEqual({ RETRIES_EXHAUSTED: 2 });
     const untouched = await t.platform.entityStore.get('contact', ACCOUNT, ids[1]!);
     expect(untouched?.data.status).toBe('lead');
   });

@@ -154,11 +154,6 @@ export class SqliteJobStore implements JobStore {
     this.db.writeLocked(() => this.s.fail.run(reason, at, actionId));
   }
 
-  async errorsByCode(actionId: string): Promise<Record<string, number>> {
-    const rows = this.s.errors.all(this.noOf(actionId)) as { code: string; count: number }[];
-    return Object.fromEntries(rows.map((r) => [r.code, r.count]));
-  }
-
   async getActionWithErrors(actionId: string): Promise<{ action: BulkAction; errorsByCode: Record<string, number> } | null> {
     // One read transaction: one snapshot for both reads.
     return this.db.transaction(() => {
