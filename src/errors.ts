@@ -47,17 +47,6 @@ export class ApiError extends Error {
   }
 }
 
-/** Reason codes of per-entity outcomes (the `code` of a log row). */
-export const OUTCOME_CODES = {
-  DUPLICATE_ID: 'The entity ID appears earlier in the same request.',
-  NOT_FOUND: 'No entity with this ID exists in this account.',
-  VALIDATION_FAILED: "The handler's rules rejected the update.",
-  UPDATE_FAILED: 'The update failed permanently.',
-  RETRIES_EXHAUSTED: 'Transient errors persisted through every retry.',
-  CANCELLED: 'The action was cancelled before this entity was processed.',
-} as const;
-export type OutcomeCode = keyof typeof OUTCOME_CODES;
-
 /** `DUPLICATE_EMAIL` for the key `email`: the code of an entity skipped by a type's de-duplication key. */
 export function duplicateKeyCode(field: string): string {
   return `DUPLICATE_${field.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
