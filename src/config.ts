@@ -1,41 +1,85 @@
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 
-/** Every setting, resolved and validated once. Nothing else reads process.env. */
+/** Which parts of the platform a process runs. */
+export type Role = 'api' | 'worker' | 'all';
+
+/**
+ * Every setting, resolved and validated once. Nothing else reads process.env.
+ *
+ * The mode follows from the URLs: with MONGODB_URL and RABBITMQ_URL the job and the entities live
+ * in MongoDB and the batches go through RabbitMQ (distributed); with neither, everything is in one
+ * SQLite file under DATA_DIR (embedded). One without the other is a configuration error.
+ */
 export interface Config {
+  role: Role;
   port: number;
   host: string;
   dataDir: string;
+  /** null in embedded mode. */
+  distributed: DistributedSettings | null;
+  /** Entities per queued batch (the spec's default: 1000). */
   batchSize: number;
+  /** Batches processed at once by one process, across all its worker threads (RabbitMQ: the prefetch). */
   workerConcurrency: number;
-  /** Worker threads that process batches; 0 processes them on the API's event loop. */
+  /** Embedded mode: worker threads those batches run in (at most workerConcurrency); 0 runs them on the API's event loop. */
   workerThreads: number;
   maxEntityIds: number;
   bodyLimitBytes: number;
   rateLimitPerMinute: number;
   duplicateWindowSeconds: number;
-  /** Seed a demo account into an empty data dir on start. */
+  /** Seed a demo account into an empty store on start. */
   demoData: boolean;
   logLevel: string;
   retry: RetrySettings;
+  outbox: OutboxSettings;
+  /** Added to every round trip handlers make to the entity store (ms): stands in for a remote CRM in benchmarks. */
+  crmLatencyMs: number;
+}
+
+export interface DistributedSettings {
+  mongodbUrl: string;
+  /** Database name: the URL's path, else "bulk_actions". */
+  mongodbDatabase: string;
+  /** Operations per write command (insertMany, bulkWrite); MongoDB takes 100,000, FerretDB needs far fewer. */
+  mongodbMaxWriteOps: number;
+  rabbitmqUrl: string;
+  /** The management API (http://user:pass@host:15672), for the unacked count in queue depth; null = not reported. */
+  rabbitmqManagementUrl: string | null;
+  /** Name of the work queue; the retry and dead-letter queues are named after it. */
+  rabbitmqQueue: string;
 }
 
 export interface RetrySettings {
-  attempts: number;
+  /** Deliveries of a batch before its remaining entities fail and it is dead-lettered (MAX_BATCH_ATTEMPTS). */
+  maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+}
+
+export interface OutboxSettings {
+  /** How often the sweeper looks for actions whose batches were stored but not published (ms). */
+  sweepIntervalMs: number;
+  /** How old such an action must be before the sweeper publishes it: a live create is still publishing (ms). */
+  graceMs: number;
 }
 
 export class ConfigError extends Error {}
 
 type Env = Record<string, string | undefined>;
 
-export function loadConfig(env: Env = process.env): Config {
+/** Resolves every setting from the environment, and `--role` from the command line (argv without node and script). */
+export function loadConfig(env: Env = process.env, argv: string[] = []): Config {
+  const { values } = parseArgs({ args: argv, options: { role: { type: 'string' } }, strict: false, allowPositionals: true });
+  const roleArg = typeof values.role === 'string' ? values.role : undefined;
   return {
+    role: oneOf({ ...env, ROLE: roleArg ?? env.ROLE }, 'ROLE', 'all', ['api', 'worker', 'all']) as Role,
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST ?? '0.0.0.0',
     dataDir: path.resolve(env.DATA_DIR ?? './data'),
+    distributed: distributedSettings(env),
     batchSize: int(env, 'BATCH_SIZE', 1000, 1, 10_000),
-    workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2, 1, 64),
+    workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2, 1, 256),
     workerThreads: int(env, 'WORKER_THREADS', 2, 0, 64),
     maxEntityIds: int(env, 'MAX_ENTITY_IDS', 1_000_000, 1, 10_000_000),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
@@ -44,11 +88,41 @@ export function loadConfig(env: Env = process.env): Config {
     demoData: bool(env, 'DEMO_DATA', true),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     retry: {
-      attempts: int(env, 'RETRY_ATTEMPTS', 5, 1, 100),
+      maxAttempts: int(env, 'MAX_BATCH_ATTEMPTS', 5, 1, 100),
       baseDelayMs: int(env, 'RETRY_BASE_DELAY_MS', 200, 0, 60_000),
       maxDelayMs: int(env, 'RETRY_MAX_DELAY_MS', 10_000, 0, 600_000),
     },
+    outbox: {
+      sweepIntervalMs: int(env, 'OUTBOX_SWEEP_INTERVAL_MS', 5_000, 10, 600_000),
+      graceMs: int(env, 'OUTBOX_GRACE_MS', 10_000, 0, 3_600_000),
+    },
+    crmLatencyMs: int(env, 'CRM_LATENCY_MS', 0, 0, 60_000),
   };
+}
+
+function distributedSettings(env: Env): DistributedSettings | null {
+  const mongodbUrl = env.MONGODB_URL || undefined;
+  const rabbitmqUrl = env.RABBITMQ_URL || undefined;
+  if (!mongodbUrl && !rabbitmqUrl) return null;
+  if (!mongodbUrl || !rabbitmqUrl) {
+    throw new ConfigError('distributed mode needs both MONGODB_URL and RABBITMQ_URL; set both, or neither for embedded mode');
+  }
+  if (!/^mongodb(\+srv)?:\/\//.test(mongodbUrl)) throw new ConfigError(`MONGODB_URL must start with mongodb:// or mongodb+srv://; got "${mongodbUrl}"`);
+  if (!/^amqps?:\/\//.test(rabbitmqUrl)) throw new ConfigError(`RABBITMQ_URL must start with amqp:// or amqps://; got "${rabbitmqUrl}"`);
+  return {
+    mongodbUrl,
+    mongodbDatabase: env.MONGODB_DATABASE || databaseOf(mongodbUrl) || 'bulk_actions',
+    mongodbMaxWriteOps: int(env, 'MONGODB_MAX_WRITE_OPS', 1000, 1, 100_000),
+    rabbitmqUrl,
+    rabbitmqManagementUrl: env.RABBITMQ_MANAGEMENT_URL || null,
+    rabbitmqQueue: env.RABBITMQ_QUEUE || 'bulk-actions.batches',
+  };
+}
+
+/** The database named in a MongoDB URL's path (mongodb://host/dbname?options), if any. */
+function databaseOf(url: string): string | undefined {
+  const match = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]*)/.exec(url);
+  return match?.[1] ? decodeURIComponent(match[1]) : undefined;
 }
 
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {

@@ -1,34 +1,77 @@
 import type { BatchMessage } from '../types/entities';
 
+/** How often this batch has been handed to a consumer. */
 export interface Delivery {
-  /** 1 on first delivery; higher when the batch comes back after a crash or a lost lease. */
-  deliveryCount: number;
+  /**
+   * 1 on the first delivery. Every further delivery counts: a retry after the consumer threw, and
+   * a redelivery after a consumer died without settling the batch (lease expiry, closed channel).
+   */
+  attempt: number;
 }
 
-/** Resolve to acknowledge the batch; reject (or die) and it is delivered again later. */
-export type BatchConsumer = (batch: BatchMessage, delivery: Delivery) => Promise<void>;
+/**
+ * What the consumer decided about a batch it finished:
+ * - `ack`: done, remove it from the queue;
+ * - `dead-letter`: done, but keep a copy where operators look (the dead-letter queue or table),
+ *   because the batch ran out of attempts and its remaining entities were failed.
+ */
+export type BatchVerdict = 'ack' | 'dead-letter';
+
+/**
+ * Processes one batch. Resolve with a verdict to settle it. Throw (or die) and the queue delivers
+ * it again after `backoffMs(attempt)`: never immediately, never dropped. Deciding when to stop
+ * retrying is the consumer's job (it sees `attempt`), because only it can settle the entities.
+ */
+export type BatchConsumer = (batch: BatchMessage, delivery: Delivery) => Promise<BatchVerdict>;
 
 export interface ConsumeOptions {
+  /** Batches in flight at once for this subscription (RabbitMQ: the channel's prefetch). */
   concurrency: number;
+  /**
+   * Errors of the queue itself (its database or broker unreachable, a payload that does not parse)
+   * go here; consuming goes on after a pause. They never crash the process.
+   */
   onError?: (error: Error) => void;
 }
 
 export interface Subscription {
-  /** Stops taking new batches and waits for the ones in flight. */
+  /** Stops taking new batches and waits for the ones in flight to settle. */
   stop(): Promise<void>;
 }
 
-/** A durable, at-least-once queue of batches. */
+/** Batches by where they are. `unacked` is null where the backend cannot tell (RabbitMQ without its management API). */
+export interface QueueDepth {
+  /** Waiting for a consumer. */
+  ready: number;
+  /** Delivered to a consumer and not yet settled. */
+  unacked: number | null;
+  /** Waiting out a retry backoff before they become ready again. */
+  delayed: number;
+  /** Given up on: kept for operators, never delivered again. */
+  deadLettered: number;
+}
+
+/**
+ * A durable, at-least-once queue of batches (the spec's step 3). Adapters: the embedded SQLite
+ * table (src/adapters/sqlite/) and RabbitMQ (src/adapters/rabbitmq/).
+ */
 export interface BatchQueue {
-  enqueue(batches: BatchMessage[]): Promise<void>;
   /**
-   * Runs `concurrency` consumers until stopped. Errors of the queue itself (its database or broker
-   * unreachable) go to `onError`, and consuming goes on after a pause: they never crash the process.
+   * Resolves once every batch is durably accepted (RabbitMQ: publisher-confirmed). Rejects if any
+   * was not; some may have been accepted, which is harmless: consumers are idempotent.
    */
+  publish(batches: BatchMessage[]): Promise<void>;
+  /** Runs `concurrency` consumers until stopped. */
   consume(consumer: BatchConsumer, options: ConsumeOptions): Promise<Subscription>;
-  /** Drops an action's batches that are still waiting (clean-up after completion or cancellation). */
-  purge(actionId: string): Promise<number>;
-  /** Batches waiting or in flight. */
-  depth(): Promise<number>;
+  depth(): Promise<QueueDepth>;
   close(): Promise<void>;
+}
+
+/**
+ * How an adapter spaces retries: `backoffMs(attempt)` is the wait before delivery `attempt + 1`
+ * of a batch whose consumer threw on delivery `attempt`. Comes from the retry policy
+ * (src/processing/retryPolicy.ts), resolved once in the composition root.
+ */
+export interface QueueRetry {
+  backoffMs(attempt: number): number;
 }

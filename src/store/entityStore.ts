@@ -15,6 +15,7 @@ export interface NewEntity {
 
 /**
  * The CRM's records (the seed's `crmClient` is a view of this scoped to one account and type).
+ * Adapters: SQLite (one table, JSON documents) and MongoDB (a collection per type, entity id as `_id`).
  * Every call is scoped to an account: an entity of another account is indistinguishable from a missing one.
  * Batch methods take one round trip each, whatever the number of IDs.
  */
@@ -32,8 +33,6 @@ export interface EntityStore {
   /** Inserts or replaces. Used by seeding. */
   insertMany(entityType: string, accountId: string, entities: NewEntity[], at: number): Promise<void>;
   count(entityType: string, accountId: string): Promise<number>;
-  /** IDs in ID order, for seeding output and demos. */
-  listIds(entityType: string, accountId: string, afterId: string | null, limit: number): Promise<string[]>;
   close(): Promise<void>;
 }
 

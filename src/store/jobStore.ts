@@ -1,4 +1,4 @@
-import type { ActionStatus, BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../types/entities';
+import type { ActionStatus, BatchMessage, BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../types/entities';
 
 /** A new action as the create path hands it to the store. */
 export interface NewAction {
@@ -8,8 +8,11 @@ export interface NewAction {
   idempotencyKey: string | null;
   /** The 202 body, kept so an Idempotency-Key replay returns exactly what the first call did. */
   creationResponse: string;
-  /** Outcomes known at creation (repeated IDs, SKIPPED with DUPLICATE_ID). Counted like any other. */
-  initialOutcomes: Outcome[];
+  /**
+   * The batch plan: every batch of the action, numbered 0..n-1, repeated IDs included. Stored with
+   * the action (the transactional outbox) and published to the queue after; see `markPublished`.
+   */
+  batches: BatchMessage[];
 }
 
 /** An earlier action that a new request repeats. */
@@ -37,45 +40,69 @@ export interface KeyClaim {
   entityId: string;
 }
 
+/** The positions of one batch, as `finishBatch` needs them. */
+export interface BatchRef {
+  batchNo: number;
+  seqs: number[];
+}
+
 /**
- * The job store: actions, their per-entity outcomes, counters and temporary de-dup state.
- * Invariant every adapter keeps: counters move only when an outcome row is first inserted,
- * so a redelivered batch cannot count an entity twice, and the counters always equal the logs.
+ * The job store (the spec's step 2 and 5): actions, their per-entity outcomes, counters, the
+ * batch outbox and temporary de-dup state. Adapters: SQLite (embedded) and MongoDB (distributed).
+ *
+ * Exactly-once counting, which every adapter keeps without multi-document transactions:
+ * an outcome row is inserted at most once per (action, seq), and a batch's outcomes are folded
+ * into the action's counters at most once per (action, batchNo). Counters never exceed the rows,
+ * and equal them once every batch that has rows is finished.
  */
 export interface JobStore {
   /**
-   * Stores the action (and its initial outcomes) atomically, unless an action with the same
-   * Idempotency-Key exists in the account, or (when `duplicateSince` is set) one with the same
-   * payload hash was created at or after `duplicateSince`.
+   * Stores the action with its batch plan, unless an action with the same Idempotency-Key exists
+   * in the account, or (when `duplicateSince` is set, epoch ms) one with the same payload hash was
+   * created at or after `duplicateSince`. Atomic as seen by readers: the action is either absent
+   * or present with its whole plan. Of two concurrent identical requests (in any processes) only
+   * one creates.
    */
   insertAction(input: NewAction, duplicateSince: number | null): Promise<InsertActionResult>;
   /** The check insertAction makes, without inserting: lets a replay answer before any rate limit. */
   findExisting(accountId: string, idempotencyKey: string | null, payloadHash: string, duplicateSince: number | null): Promise<ExistingAction | null>;
+  /** Every batch of the plan has been durably accepted by the queue: the sweeper can forget the action. */
+  markPublished(actionId: string): Promise<void>;
+  /**
+   * Ids of actions created before `createdBefore` (epoch ms) whose plan was never marked published,
+   * oldest first, at most `limit`: what a crash between store and publish left behind.
+   */
+  listUnpublished(createdBefore: number, limit: number): Promise<string[]>;
+  /** The stored batch plan of an action, in batchNo order; empty once the action is finished. */
+  batchPlan(actionId: string): Promise<BatchMessage[]>;
   getAction(id: string): Promise<BulkAction | null>;
   /** Newest first. */
   listActions(filter: ActionFilter, offset: number, limit: number): Promise<Page<BulkAction>>;
-  /** PENDING/SCHEDULED -> RUNNING, once; returns whether this call made the change. */
-  markRunning(id: string, at: number): Promise<boolean>;
+  /** PENDING/SCHEDULED -> RUNNING with startedAt = at, once; later calls change nothing. */
+  markRunning(id: string, at: number): Promise<void>;
   /** Which of these seqs already have an outcome (a redelivered batch skips them). */
   recordedSeqs(actionId: string, seqs: number[]): Promise<Set<number>>;
-  /** Inserts outcomes not yet recorded and moves the counters by exactly those. Returns how many were new. */
-  recordOutcomes(actionId: string, outcomes: Outcome[], at: number): Promise<number>;
+  /** Inserts the outcomes whose seq has none yet; an outcome already recorded is left as it was. */
+  recordOutcomes(actionId: string, outcomes: Outcome[], at: number): Promise<void>;
+  /**
+   * Called once every seq of the batch has an outcome. Folds the batch's outcomes into the action's
+   * counters and per-code counts if they are not counted yet (exactly once, however often this is
+   * called), then, when every entity of the action is counted, sets the final status (COMPLETED, or
+   * FAILED when nothing succeeded and something failed), stamps completedAt and drops the action's
+   * temporary data (key claims, batch plan). Returns the action if this call finished it.
+   */
+  finishBatch(actionId: string, batch: BatchRef, at: number): Promise<BulkAction | null>;
   /**
    * Claims de-dup keys for an action: the first claim of a key wins and keeps it across retries.
-   * Returns the owning seq of every key asked about.
+   * Returns the owning claim of every key asked about.
    */
   claimKeys(actionId: string, claims: KeyClaim[]): Promise<Map<string, KeyClaim>>;
-  /**
-   * When every entity has an outcome, sets the final status (COMPLETED, or FAILED when nothing
-   * succeeded and something failed), stamps completedAt and drops temporary data (key claims).
-   * Returns the action if this call finished it.
-   */
-  completeIfDone(actionId: string, at: number): Promise<BulkAction | null>;
-  /** Marks an action FAILED as a whole (it could not be carried out). */
-  failAction(actionId: string, reason: string, at: number): Promise<void>;
   /** The action and its per-code counts read together, so they agree even while batches land. */
   getActionWithErrors(actionId: string): Promise<{ action: BulkAction; errorsByCode: Record<string, number> } | null>;
-  /** Outcome rows in request order. */
+  /**
+   * Outcome rows in request order (by seq). `total` is the number of rows matching `status`; an
+   * adapter may take it from the counters, which equal the rows except for a batch in flight.
+   */
   listOutcomes(actionId: string, status: OutcomeStatus | null, offset: number, limit: number): Promise<Page<OutcomeLog>>;
   close(): Promise<void>;
 }

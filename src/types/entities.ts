@@ -54,13 +54,13 @@ export interface BulkAction {
   startedAt: number | null;
   completedAt: number | null;
   progress: Progress;
-  /** Why the action as a whole failed, when it did. */
-  error: string | null;
 }
 
 /**
- * The unit of work on the queue. `seqs[i]` is the position of `entityIds[i]` in the original request:
- * outcomes are keyed by (actionId, seq), which is what makes recording them idempotent.
+ * The unit of work on the queue (the spec's step 3: action ID, entity IDs, fields, account context).
+ * `seqs[i]` is the position of `entityIds[i]` in the original request: outcomes are keyed by
+ * (actionId, seq), which is what makes recording them idempotent. `batchNo` runs from 0 to the
+ * action's `batchCount - 1`; each batch is counted into the action's progress exactly once.
  */
 export interface BatchMessage {
   actionId: string;
@@ -70,8 +70,11 @@ export interface BatchMessage {
   entityIds: string[];
   seqs: number[];
   fieldsToUpdate: FieldUpdates;
-  /** When the action was created: a batch whose action is still missing long after this is an orphan. */
-  createdAt: number;
+  /**
+   * Present on a batch of repeated IDs only: `firstSeqs[i]` is where `entityIds[i]` first appears
+   * in the request. Such a batch touches no entity; it records each position SKIPPED DUPLICATE_ID.
+   */
+  firstSeqs?: number[];
 }
 
 /** What happened to one submitted entity ID. */
