@@ -10,10 +10,11 @@ import { WriteLock } from './adapters/sqlite/writeLock';
 import type { Config } from './config';
 import { handlerFor, handlers as builtInHandlers, type HandlerRegistry } from './handlers/index';
 import type { Logger } from './observability/logger';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './processing/retryPolicy';
-import type { BatchQueue } from './queue/batchQueue';
-import type { EntityStore } from './store/entityStore';
+import { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './processing/retryPolicy';
+import type { BatchQueue, QueueRetry } from './queue/batchQueue';
+import type { DedupeFieldOf, EntityStore } from './store/entityStore';
 import type { JobStore } from './store/jobStore';
+import { withSimulatedLatency } from './store/simulatedLatency';
 
 /** Everything the API and the workers need, built once from resolved config. */
 export interface Platform {
@@ -27,8 +28,8 @@ export interface Platform {
   retry: RetryPolicy;
   now: () => number;
   newId: () => string;
-  /** Embedded mode: worker threads opening the same SQLite file share this lock with the API's connection. */
-  writeLockBuffer: SharedArrayBuffer;
+  /** Embedded mode only: worker threads opening the same SQLite file share this lock with the API's connection. */
+  writeLockBuffer: SharedArrayBuffer | null;
   close(): Promise<void>;
 }
 
@@ -41,26 +42,31 @@ export interface PlatformOptions {
 
 export const DATABASE_FILE = 'bulk-actions.db';
 
-/** The stores and queue of one embedded data dir, on one SQLite connection. */
-export interface EmbeddedStores {
-  jobStore: SqliteJobStore;
-  entityStore: SqliteEntityStore;
-  queue: SqliteBatchQueue;
+/** The stores and queue of one mode, and how to close them. */
+interface Stores {
+  jobStore: JobStore;
+  entityStore: EntityStore;
+  queue: BatchQueue;
   close(): Promise<void>;
+}
+
+/** The stores and queue of one embedded data dir, on one SQLite connection. */
+export interface EmbeddedStores extends Stores {
+  queue: SqliteBatchQueue;
 }
 
 /** Opens the embedded SQLite file and builds its adapters. Worker threads call this too, each with its own connection. */
 export function openEmbeddedStores(
   config: Config,
   handlers: HandlerRegistry,
-  options: { queue?: SqliteQueueOptions; writeLock: WriteLock },
+  options: { queue?: Partial<SqliteQueueOptions>; writeLock: WriteLock },
 ): EmbeddedStores {
   const db = openDatabase(path.join(config.dataDir, DATABASE_FILE), { writeLock: options.writeLock });
-  // A batch given back waits as long as a first retry would.
-  const queue = new SqliteBatchQueue(db, { retryDelayMs: config.retry.baseDelayMs, ...options.queue });
+  const queue = new SqliteBatchQueue(db, { retry: queueRetryOf(config), ...options.queue });
+  const entityStore = new SqliteEntityStore(db, dedupeFieldOf(handlers));
   return {
     jobStore: new SqliteJobStore(db),
-    entityStore: new SqliteEntityStore(db, (type) => handlerFor(handlers, type)?.dedupeKey),
+    entityStore: config.crmLatencyMs > 0 ? withSimulatedLatency(entityStore, config.crmLatencyMs) : entityStore,
     queue,
     close: async () => {
       await queue.close();
@@ -71,31 +77,69 @@ export function openEmbeddedStores(
 
 /**
  * The composition root: the only place that picks adapters. Embedded mode keeps the job store,
- * the entities and the queue in one SQLite file under DATA_DIR.
+ * the entities and the queue in one SQLite file under DATA_DIR; distributed mode keeps the job
+ * and the entities in MongoDB and sends the batches through RabbitMQ.
  */
-export function buildPlatform(config: Config, options: PlatformOptions): Platform {
+export async function buildPlatform(config: Config, options: PlatformOptions): Promise<Platform> {
   const handlers = options.handlers ?? builtInHandlers;
-  const writeLock = new WriteLock();
-  const stores = openEmbeddedStores(config, handlers, { writeLock });
-  // One process owns an embedded data dir, so leases left by a previous run are stale.
-  const released = stores.queue.releaseAllLeases();
-  if (released > 0) options.logger.warn({ released }, 'released batches leased by a previous run');
+  const { logger } = options;
+  let stores: Stores;
+  let rateLimiter: RateLimiter;
+  let writeLockBuffer: SharedArrayBuffer | null = null;
+  if (config.distributed) {
+    const settings = config.distributed;
+    // Loaded only here: embedded mode (and its worker threads) never loads a network driver.
+    const { openMongoStores } = await import('./adapters/mongodb/connection');
+    const { openRabbitBatchQueue } = await import('./adapters/rabbitmq/rabbitBatchQueue');
+    const mongo = await openMongoStores(settings, dedupeFieldOf(handlers), logger);
+    const queue = await openRabbitBatchQueue(settings, { retry: queueRetryOf(config), logger }).catch(async (error: unknown) => {
+      await mongo.close();
+      throw error;
+    });
+    const entityStore = config.crmLatencyMs > 0 ? withSimulatedLatency(mongo.entityStore, config.crmLatencyMs) : mongo.entityStore;
+    stores = {
+      jobStore: mongo.jobStore,
+      entityStore,
+      queue,
+      close: async () => {
+        await queue.close();
+        await mongo.close();
+      },
+    };
+    // Shared by every API process: the limit holds for the account, not per process.
+    rateLimiter = mongo.rateLimiter(config.rateLimitPerMinute);
+  } else {
+    const writeLock = new WriteLock();
+    const embedded = openEmbeddedStores(config, handlers, { writeLock });
+    // One process owns an embedded data dir, so leases left by a previous run are stale.
+    const released = embedded.queue.releaseAllLeases();
+    if (released > 0) logger.warn({ released }, 'released batches leased by a previous run');
+    stores = embedded;
+    rateLimiter = new SlidingWindowRateLimiter(config.rateLimitPerMinute);
+    writeLockBuffer = writeLock.buffer;
+  }
   return {
     config,
-    logger: options.logger,
-    jobStore: stores.jobStore,
-    entityStore: stores.entityStore,
-    queue: stores.queue,
-    rateLimiter: new SlidingWindowRateLimiter(config.rateLimitPerMinute),
+    logger,
+    ...stores,
+    rateLimiter,
     handlers,
     retry: retryPolicyOf(config),
     now: options.now ?? Date.now,
     newId: randomUUID,
-    writeLockBuffer: writeLock.buffer,
-    close: stores.close,
+    writeLockBuffer,
   };
 }
 
 export function retryPolicyOf(config: Config): RetryPolicy {
   return { ...DEFAULT_RETRY_POLICY, ...config.retry };
+}
+
+function queueRetryOf(config: Config): QueueRetry {
+  const policy = retryPolicyOf(config);
+  return { backoffMs: (attempt) => retryDelayMs(attempt, policy) };
+}
+
+function dedupeFieldOf(handlers: HandlerRegistry): DedupeFieldOf {
+  return (type) => handlerFor(handlers, type)?.dedupeKey;
 }

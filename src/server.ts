@@ -1,33 +1,51 @@
 import { buildApp } from './api/buildApp';
+import { startOutboxSweeper } from './actions/outbox';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './observability/logger';
 import { buildPlatform } from './platform';
 import { startWorkerPool } from './processing/workerPool';
 import { startWorkers } from './processing/workers';
+import type { Subscription } from './queue/batchQueue';
 import { seedDemoAccount, printNextSteps } from './seeding/demo';
 
-/** Embedded mode: API and workers in one process on one SQLite file. Listens, and drains on SIGTERM. */
+/**
+ * `npm start [-- --role api|worker|all]`. Embedded mode (no MONGODB_URL/RABBITMQ_URL) runs the
+ * API and worker threads in one process on one SQLite file. Distributed mode runs what the role
+ * says: `api` answers HTTP, `worker` processes batches, `all` both; any number of each share the
+ * load. Every role runs the outbox sweeper. Drains on SIGTERM.
+ */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(process.env, process.argv.slice(2));
+  if (!config.distributed && config.role !== 'all') {
+    throw new ConfigError(`ROLE=${config.role} needs distributed mode (MONGODB_URL and RABBITMQ_URL): an embedded data dir has one process`);
+  }
   const logger = createLogger(config.logLevel);
-  const platform = buildPlatform(config, { logger });
-  const demo = config.demoData ? await seedDemoAccount(platform) : null;
+  const platform = await buildPlatform(config, { logger });
+  const serveApi = config.role !== 'worker';
+  const demo = serveApi && config.demoData ? await seedDemoAccount(platform) : null;
 
-  const app = await buildApp(platform, { logger: true });
-  const workers =
-    config.workerThreads > 0
-      ? await startWorkerPool(config, logger, platform.writeLockBuffer)
-      : await startWorkers(platform, platform.queue, config.workerConcurrency);
-  await app.listen({ port: config.port, host: config.host });
-  printNextSteps(config, demo);
+  const app = serveApi ? await buildApp(platform, { logger: true }) : null;
+  // Listen first: a second process on the same port fails here, before it touches any batch.
+  if (app) await app.listen({ port: config.port, host: config.host });
+  let workers: Subscription | null = null;
+  if (config.role !== 'api') {
+    workers =
+      !config.distributed && config.workerThreads > 0
+        ? await startWorkerPool(config, logger, platform.writeLockBuffer!)
+        : await startWorkers(platform, platform.queue, config.workerConcurrency);
+  }
+  const sweeper = startOutboxSweeper(platform, config.outbox);
+  if (app) printNextSteps(config, demo);
+  logger.info({ role: config.role, mode: config.distributed ? 'distributed' : 'embedded' }, 'started');
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping: no new requests, draining batches in flight');
-    await app.close();
-    await workers.stop();
+    await app?.close();
+    await workers?.stop();
+    await sweeper.stop();
     await platform.close();
     process.exit(0);
   };

@@ -13,9 +13,9 @@ export interface ActionView {
   startedAt: string | null;
   completedAt: string | null;
   progress: Progress;
-  error: string | null;
 }
 
+/** The action as GET /api/bulk-actions/:id and the create's 202 show it. */
 export function actionView(action: BulkAction): ActionView {
   return {
     id: action.id,
@@ -34,10 +34,48 @@ export function actionView(action: BulkAction): ActionView {
       failed: action.progress.failed,
       skipped: action.progress.skipped,
     },
-    error: action.error,
   };
 }
 
 function isoOrNull(at: number | null): string | null {
   return at === null ? null : new Date(at).toISOString();
+}
+
+/** GET /api/bulk-actions/:id/stats: the spec's "statistics" of an action. */
+export interface ActionStats {
+  actionId: string;
+  status: ActionStatus;
+  total: number;
+  processed: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  pending: number;
+  /** Percent of `total` processed, two decimals. */
+  progress: number;
+  /** From start to completion, or to `now` while running (ms); null before it starts. */
+  durationMs: number | null;
+  entitiesPerSecond: number;
+  errorsByCode: Record<string, number>;
+}
+
+/** Statistics of an action, read together with its per-code counts; `now` is epoch ms. */
+export function statsOf(action: BulkAction, errorsByCode: Record<string, number>, now: number): ActionStats {
+  const { processed, succeeded, failed, skipped } = action.progress;
+  const total = action.totalEntities;
+  const durationMs = action.startedAt === null ? null : (action.completedAt ?? now) - action.startedAt;
+  return {
+    actionId: action.id,
+    status: action.status,
+    total,
+    processed,
+    succeeded,
+    failed,
+    skipped,
+    pending: total - processed,
+    progress: total === 0 ? 100 : Math.floor((processed / total) * 10_000) / 100,
+    durationMs,
+    entitiesPerSecond: durationMs ? Math.round((processed / durationMs) * 1000) : 0,
+    errorsByCode,
+  };
 }

@@ -1,10 +1,13 @@
 import type { Config } from '../config';
 import { ApiError } from '../errors';
 import type { HandlerRegistry } from '../handlers/index';
+import { toError } from '../errors';
+import type { Logger } from '../observability/logger';
 import type { BatchQueue } from '../queue/batchQueue';
 import type { ExistingAction, JobStore } from '../store/jobStore';
-import type { BulkAction, Outcome } from '../types/entities';
+import type { BulkAction } from '../types/entities';
 import { actionView } from './actionView';
+import { publishAction } from './outbox';
 import { payloadHash, planBatches, splitIntoBatches } from './planBatches';
 import type { RateLimiter } from './rateLimiter';
 import { validateCreateRequest } from './validateRequest';
@@ -14,7 +17,8 @@ export interface CreateDeps {
   queue: BatchQueue;
   rateLimiter: RateLimiter;
   handlers: HandlerRegistry;
-  config: Pick<Config, 'batchSize' | 'maxEntityIds' | 'duplicateWindowSeconds'>;
+  logger: Logger;
+  config: Pick<Config, 'batchSize' | 'maxEntityIds' | 'duplicateWindowSeconds' | 'outbox'>;
   now: () => number;
   newId: () => string;
 }
@@ -26,10 +30,12 @@ export type CreateResult = { kind: 'created' | 'replayed'; status: number; body:
 const IDEMPOTENCY_KEY = /^[\x20-\x7E]{1,200}$/;
 
 /**
- * The create path: validate -> duplicate detection -> rate limit -> job record -> queue.
+ * The create path (the spec's steps 1 to 3): validate -> duplicate detection -> rate limit ->
+ * job record with its batch plan -> publish the batches.
  *
  * Duplicate detection and the Idempotency-Key lookup happen again inside the insert, so two
- * concurrent identical requests cannot both create an action.
+ * concurrent identical requests (in any API processes) cannot both create an action.
+ * Throws ApiError for a client's mistake; a store error propagates (nothing was created).
  */
 export async function createBulkAction(deps: CreateDeps, body: unknown, idempotencyKey: string | null): Promise<CreateResult> {
   const { jobStore, config } = deps;
@@ -69,29 +75,24 @@ export async function createBulkAction(deps: CreateDeps, body: unknown, idempote
     startedAt: null,
     completedAt: null,
     progress: { processed: 0, succeeded: 0, failed: 0, skipped: 0 },
-    error: null,
   };
   const creationResponse = JSON.stringify(actionView(action));
-  const initialOutcomes: Outcome[] = plan.repeats.map((repeat) => ({
-    seq: repeat.seq,
-    entityId: repeat.entityId,
-    status: 'SKIPPED',
-    code: 'DUPLICATE_ID',
-    message: `entity ID repeats the one at position ${repeat.firstSeq}`,
-  }));
+  const batches = splitIntoBatches({ actionId: action.id, accountId, entityType, fieldsToUpdate }, plan, config.batchSize);
 
-  // Batches first, then the action: once an action exists, all of its batches are durably queued,
-  // so no crash can leave one that never runs. A crash in between leaves batches without an action:
-  // workers hand those back until ORPHAN_GRACE_MS has passed, then drop them (nobody was told 202).
-  // If enqueueing fails, nothing is stored and the client may simply retry.
-  const batches = splitIntoBatches(action.id, accountId, entityType, fieldsToUpdate, plan.unique, config.batchSize, now);
-  await deps.queue.enqueue(batches);
+  // The transactional outbox: the action and its whole batch plan are stored first (the commit
+  // point), then published. A crash before the store leaves nothing; a crash after it leaves a
+  // complete action that the outbox sweeper publishes. No batch ever exists without its action.
+  const inserted = await jobStore.insertAction({ action, payloadHash: hash, idempotencyKey, creationResponse, batches }, duplicateSince);
+  if (!inserted.created) return answerExisting(inserted, hash, config.duplicateWindowSeconds);
 
-  // The insert checks again, atomically: of two concurrent identical requests only one creates.
-  const inserted = await jobStore.insertAction({ action, payloadHash: hash, idempotencyKey, creationResponse, initialOutcomes }, duplicateSince);
-  if (!inserted.created) {
-    await deps.queue.purge(action.id);
-    return answerExisting(inserted, hash, config.duplicateWindowSeconds);
+  try {
+    await publishAction(deps, action.id, batches);
+  } catch (thrown) {
+    // The action is stored and will run: the sweeper publishes it. The client's 202 stays true.
+    deps.logger.warn(
+      { err: toError(thrown), actionId: action.id, publishWithinMs: config.outbox.graceMs + config.outbox.sweepIntervalMs },
+      'could not publish the batches of a new action; the outbox sweeper will',
+    );
   }
   return { kind: 'created', status: 202, body: creationResponse, actionId: action.id };
 }

@@ -43,28 +43,40 @@ export function planBatches(entityIds: string[]): EntityPlan {
   return { unique: { ids, seqs }, repeats };
 }
 
-/** Queue messages of at most `batchSize` entities each, numbered from 0. */
-export function splitIntoBatches(
-  actionId: string,
-  accountId: string,
-  entityType: string,
-  fieldsToUpdate: FieldUpdates,
-  unique: PlannedEntities,
-  batchSize: number,
-  createdAt: number,
-): BatchMessage[] {
+/** What every batch of an action carries besides its positions (the spec's "account context"). */
+export interface BatchContext {
+  actionId: string;
+  accountId: string;
+  entityType: string;
+  fieldsToUpdate: FieldUpdates;
+}
+
+/**
+ * The batch plan of an action: queue messages of at most `batchSize` positions each, numbered
+ * from 0. First occurrences come first, then the repeated IDs in batches of their own, so every
+ * submitted position belongs to exactly one batch and is counted when that batch finishes.
+ * Throws RangeError for a batchSize below 1.
+ */
+export function splitIntoBatches(context: BatchContext, plan: EntityPlan, batchSize: number): BatchMessage[] {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer; got ${batchSize}`);
   const batches: BatchMessage[] = [];
-  for (let start = 0, batchNo = 0; start < unique.ids.length; start += batchSize, batchNo++) {
+  const { ids, seqs } = plan.unique;
+  for (let start = 0; start < ids.length; start += batchSize) {
     batches.push({
-      actionId,
-      accountId,
-      entityType,
-      batchNo,
-      entityIds: unique.ids.slice(start, start + batchSize),
-      seqs: unique.seqs.slice(start, start + batchSize),
-      fieldsToUpdate,
-      createdAt,
+      ...context,
+      batchNo: batches.length,
+      entityIds: ids.slice(start, start + batchSize),
+      seqs: seqs.slice(start, start + batchSize),
+    });
+  }
+  for (let start = 0; start < plan.repeats.length; start += batchSize) {
+    const slice = plan.repeats.slice(start, start + batchSize);
+    batches.push({
+      ...context,
+      batchNo: batches.length,
+      entityIds: slice.map((r) => r.entityId),
+      seqs: slice.map((r) => r.seq),
+      firstSeqs: slice.map((r) => r.firstSeq),
     });
   }
   return batches;

@@ -1,20 +1,19 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { duplicateKeyCode, PermanentError, toError } from '../errors';
 import { PartialBatchError, runWithCrmClient, type BaseEntityHandler } from '../handlers/BaseEntityHandler';
 import { CrmClient } from '../handlers/crmClient';
 import { handlerFor, type HandlerRegistry } from '../handlers/index';
 import type { Logger } from '../observability/logger';
-import type { Delivery } from '../queue/batchQueue';
+import type { BatchVerdict, Delivery } from '../queue/batchQueue';
 import type { EntityStore } from '../store/entityStore';
 import type { JobStore, KeyClaim } from '../store/jobStore';
 import { TERMINAL_STATUSES, type BatchMessage, type BulkAction, type Outcome } from '../types/entities';
-import { retryDelayMs, shouldRetry, type RetryPolicy } from './retryPolicy';
+import { isLastAttempt, type RetryPolicy } from './retryPolicy';
 
 /** Named points where tests inject faults (e.g. "die after the entities were written, before their outcomes"). */
 export interface FaultPoints {
-  /** After the handler wrote the entities, before their outcomes are recorded (inside the retry loop). */
+  /** After the handler wrote the entities, before their outcomes are recorded. */
   afterEntitiesWritten?(batch: BatchMessage): void | Promise<void>;
-  /** After the outcomes are recorded, before the batch is acknowledged: a throw here is a worker dying late. */
+  /** After the outcomes are recorded, before the batch is counted and acknowledged: a throw here is a worker dying late. */
   afterOutcomesRecorded?(batch: BatchMessage): void | Promise<void>;
 }
 
@@ -25,24 +24,9 @@ export interface ProcessingDeps {
   retry: RetryPolicy;
   logger: Logger;
   now: () => number;
-  /** Waits between retries; tests pass a fake. */
-  delay?: (ms: number) => Promise<void>;
   faults?: FaultPoints;
-  /** Called once when this batch finished its action. */
+  /** Called once, by the batch that finished its action. */
   onActionFinished?: (action: BulkAction) => void | Promise<void>;
-}
-
-/** How long a batch may wait for its action to be stored before it counts as an orphan. */
-export const ORPHAN_GRACE_MS = 60_000;
-/** How long one delivery waits for a missing action before handing the batch back. */
-const WAIT_FOR_ACTION_MS = 2_000;
-
-/** The batch arrived before its action's row: hand it back, it will be delivered again shortly. */
-export class ActionNotStoredYet extends Error {
-  constructor(actionId: string) {
-    super(`action ${actionId} is not stored yet`);
-    this.name = 'ActionNotStoredYet';
-  }
 }
 
 interface Position {
@@ -51,74 +35,84 @@ interface Position {
 }
 
 /**
- * Processes one delivered batch to the end: every position gets an outcome, exactly once.
+ * Processes one delivered batch (the spec's step 4) and says how to settle it: every position
+ * gets an outcome, exactly once, and the batch is counted into the action once (`finishBatch`).
+ *
  * Delivery is at-least-once, so the batch may have been (partly) done before: positions that
  * already have an outcome are skipped, and entity updates are idempotent (same fields, same values).
+ * A transient error is thrown after recording what was decided, and the queue delivers the batch
+ * again after a backoff; on the last attempt (MAX_BATCH_ATTEMPTS) the remaining entities fail with
+ * RETRIES_EXHAUSTED and the verdict is 'dead-letter'. A batch of an unknown, finished or cancelled
+ * action is acknowledged and dropped.
  */
-export async function processBatch(deps: ProcessingDeps, batch: BatchMessage, delivery: Delivery): Promise<void> {
-  const { jobStore, now } = deps;
-  const action = (await jobStore.getAction(batch.actionId)) ?? (await waitForStoredAction(deps, batch));
+export async function processBatch(deps: ProcessingDeps, message: BatchMessage, delivery: Delivery): Promise<BatchVerdict> {
+  const { jobStore, now, logger } = deps;
+  const context = { actionId: message.actionId, batchNo: message.batchNo, attempt: delivery.attempt };
+  const action = await jobStore.getAction(message.actionId);
   if (!action) {
-    // Batches are queued just before their action is stored: early on, it is on its way.
-    if (now() - batch.createdAt < ORPHAN_GRACE_MS) throw new ActionNotStoredYet(batch.actionId);
-    deps.logger.warn({ actionId: batch.actionId, batchNo: batch.batchNo }, 'dropping a batch whose action was never stored');
-    return;
+    logger.warn(context, 'dropping a batch of an unknown action');
+    return 'ack';
   }
-  if (TERMINAL_STATUSES.includes(action.status)) return; // cancelled or already finished: nothing to do
+  if (TERMINAL_STATUSES.includes(action.status)) {
+    logger.warn({ ...context, status: action.status }, 'dropping a batch of an action that is already over');
+    return 'ack';
+  }
+  const batch = withStoredContext(message, action, logger);
   if (action.status !== 'RUNNING') await jobStore.markRunning(action.id, now());
 
   let pending = toPositions(batch);
-  if (delivery.deliveryCount > 1) pending = await withoutRecorded(jobStore, batch.actionId, pending);
+  if (delivery.attempt > 1) pending = await withoutRecorded(jobStore, batch.actionId, pending);
 
-  if (delivery.deliveryCount > deps.retry.maxDeliveries) {
-    const message = `batch ${batch.batchNo} was delivered ${delivery.deliveryCount} times without finishing`;
-    await jobStore.recordOutcomes(batch.actionId, failAll(pending, 'RETRIES_EXHAUSTED', message), now());
-  } else {
-    await processWithRetries(deps, batch, pending);
+  let verdict: BatchVerdict = 'ack';
+  if (pending.length > 0 && delivery.attempt > deps.retry.maxAttempts) {
+    // The last attempt died before settling its entities (a worker was killed, say).
+    const reason = `batch ${batch.batchNo} was delivered ${delivery.attempt} times without finishing`;
+    logger.error(context, reason);
+    await jobStore.recordOutcomes(batch.actionId, failAll(pending, 'RETRIES_EXHAUSTED', reason), now());
+    verdict = 'dead-letter';
+  } else if (pending.length > 0 && batch.firstSeqs) {
+    await jobStore.recordOutcomes(batch.actionId, repeatOutcomes(batch, pending), now());
+  } else if (pending.length > 0) {
+    verdict = await processEntities(deps, batch, pending, delivery);
   }
   await deps.faults?.afterOutcomesRecorded?.(batch);
 
-  const finished = await jobStore.completeIfDone(batch.actionId, now());
+  const finished = await jobStore.finishBatch(batch.actionId, { batchNo: batch.batchNo, seqs: batch.seqs }, now());
   if (finished) await deps.onActionFinished?.(finished);
+  return verdict;
 }
 
 /**
- * Batches are queued just before their action is stored. Waiting here a little (rather than handing
- * the batch back at once) keeps a slow insert, such as one with many repeated IDs, from using up
- * the batch's deliveries.
+ * The stored action, not the message, says which account, type and fields a batch is about: a
+ * message that disagrees (forged, or from a buggy producer) cannot reach another account's entities.
  */
-async function waitForStoredAction(deps: ProcessingDeps, batch: BatchMessage): Promise<BulkAction | null> {
-  if (deps.now() - batch.createdAt >= ORPHAN_GRACE_MS) return null;
-  for (let waited = 0; waited < WAIT_FOR_ACTION_MS; waited += 50) {
-    await (deps.delay ?? sleep)(50);
-    const action = await deps.jobStore.getAction(batch.actionId);
-    if (action) return action;
+function withStoredContext(message: BatchMessage, action: BulkAction, logger: Logger): BatchMessage {
+  if (message.accountId !== action.accountId || message.entityType !== action.entityType) {
+    logger.warn({ actionId: action.id, batchNo: message.batchNo }, 'batch context differs from its action; using the action\'s');
   }
-  return null;
+  return { ...message, accountId: action.accountId, entityType: action.entityType, fieldsToUpdate: action.fieldsToUpdate };
 }
 
-async function processWithRetries(deps: ProcessingDeps, batch: BatchMessage, positions: Position[]): Promise<void> {
-  const { jobStore, now, retry } = deps;
-  let pending = positions;
-  for (let attempt = 1; pending.length > 0; attempt++) {
-    try {
-      const outcomes = await decideOutcomes(deps, batch, pending);
-      await deps.faults?.afterEntitiesWritten?.(batch);
-      await jobStore.recordOutcomes(batch.actionId, outcomes, now());
-      return;
-    } catch (thrown) {
-      const error = toError(thrown);
-      if (!shouldRetry(error, attempt, retry)) {
-        const code = error instanceof PermanentError ? error.code : 'RETRIES_EXHAUSTED';
-        deps.logger.error({ err: error, actionId: batch.actionId, batchNo: batch.batchNo, attempt }, 'batch failed for good');
-        await jobStore.recordOutcomes(batch.actionId, failAll(pending, code, error.message), now());
-        return;
-      }
-      const wait = retryDelayMs(attempt, retry);
-      deps.logger.warn({ err: error, actionId: batch.actionId, batchNo: batch.batchNo, attempt, retryInMs: wait }, 'batch failed; retrying');
-      await (deps.delay ?? sleep)(wait);
-      pending = await withoutRecorded(jobStore, batch.actionId, pending);
+/** One try at the entities; on a transient error, rethrows (retry) or, on the last attempt, fails what is left. */
+async function processEntities(deps: ProcessingDeps, batch: BatchMessage, pending: Position[], delivery: Delivery): Promise<BatchVerdict> {
+  const { jobStore, now, logger } = deps;
+  try {
+    const outcomes = await decideOutcomes(deps, batch, pending);
+    await deps.faults?.afterEntitiesWritten?.(batch);
+    await jobStore.recordOutcomes(batch.actionId, outcomes, now());
+    return 'ack';
+  } catch (thrown) {
+    const error = toError(thrown);
+    const context = { err: error, actionId: batch.actionId, batchNo: batch.batchNo, attempt: delivery.attempt };
+    const permanent = error instanceof PermanentError;
+    if (!permanent && !isLastAttempt(delivery.attempt, deps.retry)) {
+      logger.warn(context, 'batch failed; the queue delivers it again after a backoff');
+      throw error;
     }
+    logger.error(context, permanent ? 'batch failed permanently' : 'batch failed on its last attempt');
+    const rest = await withoutRecorded(jobStore, batch.actionId, pending);
+    await jobStore.recordOutcomes(batch.actionId, failAll(rest, permanent ? error.code : 'RETRIES_EXHAUSTED', error.message), now());
+    return permanent ? 'ack' : 'dead-letter';
   }
 }
 
@@ -196,6 +190,11 @@ async function skipDuplicateKeys(
     else outcomes.push(outcome(p, 'SKIPPED', code, `same ${field} as ${owner.entityId}, which holds it in this action`));
   }
   return eligible;
+}
+
+function repeatOutcomes(batch: BatchMessage, pending: Position[]): Outcome[] {
+  const firstSeqOf = new Map(batch.seqs.map((seq, i) => [seq, batch.firstSeqs![i]!]));
+  return pending.map((p) => outcome(p, 'SKIPPED', 'DUPLICATE_ID', `entity ID repeats the one at position ${firstSeqOf.get(p.seq)}`));
 }
 
 function toPositions(batch: BatchMessage): Position[] {

@@ -8,19 +8,28 @@ const THREAD_ENTRY = new URL('./workerThreadEntry.mjs', import.meta.url);
 const RESTART_DELAY_MS = 1000;
 
 /**
- * Runs batch consumers in `config.workerThreads` threads, spreading `workerConcurrency` over them.
+ * How `concurrency` batches at once are spread over `threads` threads: as evenly as possible,
+ * summing to exactly `concurrency` (3 over 2 threads is 2 + 1, never 2 + 2).
+ */
+export function spreadConcurrency(concurrency: number, threads: number): number[] {
+  const n = Math.min(threads, concurrency);
+  return Array.from({ length: n }, (_, i) => Math.floor(concurrency / n) + (i < concurrency % n ? 1 : 0));
+}
+
+/**
+ * Embedded mode: runs `config.workerConcurrency` batch consumers in all, in at most
+ * `config.workerThreads` threads, each thread with its own SQLite connection.
  * A thread that dies is restarted; the batch it held comes back when its lease expires.
  */
 export async function startWorkerPool(config: Config, logger: Logger, writeLockBuffer: SharedArrayBuffer): Promise<Subscription> {
-  const threads = Math.min(config.workerThreads, config.workerConcurrency);
-  const concurrency = Math.ceil(config.workerConcurrency / threads);
+  const perThread = spreadConcurrency(config.workerConcurrency, config.workerThreads);
   let stopping = false;
   const workers = new Set<Worker>();
   const restarts = new Set<NodeJS.Timeout>();
 
   const spawn = (threadNo: number): Promise<void> =>
     new Promise((resolve, reject) => {
-      const data: WorkerThreadData = { config, concurrency, threadNo, writeLockBuffer };
+      const data: WorkerThreadData = { config, concurrency: perThread[threadNo]!, threadNo, writeLockBuffer };
       const worker = new Worker(THREAD_ENTRY, { workerData: data });
       workers.add(worker);
       worker.on('message', (m: { type: string }) => m.type === 'ready' && resolve());
@@ -40,8 +49,8 @@ export async function startWorkerPool(config: Config, logger: Logger, writeLockB
       });
     });
 
-  await Promise.all(Array.from({ length: threads }, (_, i) => spawn(i)));
-  logger.info({ threads, concurrencyPerThread: concurrency }, 'worker threads started');
+  await Promise.all(perThread.map((_, i) => spawn(i)));
+  logger.info({ threads: perThread.length, concurrencyPerThread: perThread }, 'worker threads started');
 
   return {
     stop: async () => {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { actionView } from '../actions/actionView';
+import { actionView, statsOf } from '../actions/actionView';
 import { createBulkAction } from '../actions/createBulkAction';
+import { isPlainObject } from '../actions/validateRequest';
 import { enumParam, pageParams, stringParam, type Query } from '../api/query';
 import { ApiError } from '../errors';
 import type { Platform } from '../platform';
@@ -29,7 +30,7 @@ export const bulkActionRoutes: FastifyPluginAsync<{ platform: Platform }> = asyn
 
   app.post<{ Params: { entityType: string } }>('/:entityType', async (request, reply) => {
     const body = request.body;
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError('INVALID_BODY');
+    if (!isPlainObject(body)) throw new ApiError('INVALID_BODY');
     if (Object.hasOwn(body, 'entityType')) {
       throw new ApiError('INVALID_FIELD', 'entityType comes from the URL on this route', { field: 'entityType' });
     }
@@ -87,25 +88,4 @@ function notFound(id: string): ApiError {
 
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-/** `progress` is a percentage; `durationMs` runs from start to completion (or to now while running). */
-export function statsOf(action: BulkAction, errorsByCode: Record<string, number>, now: number) {
-  const { processed, succeeded, failed, skipped } = action.progress;
-  const total = action.totalEntities;
-  const durationMs = action.startedAt === null ? null : (action.completedAt ?? now) - action.startedAt;
-  return {
-    actionId: action.id,
-    status: action.status,
-    total,
-    processed,
-    succeeded,
-    failed,
-    skipped,
-    pending: total - processed,
-    progress: total === 0 ? 100 : Math.floor((processed / total) * 10_000) / 100,
-    durationMs,
-    entitiesPerSecond: durationMs ? Math.round((processed / durationMs) * 1000) : 0,
-    errorsByCode,
-  };
 }

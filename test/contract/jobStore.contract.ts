@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobStore, NewAction } from '../../src/store/jobStore';
 import type { BulkAction, Outcome, OutcomeStatus } from '../../src/types/entities';
-import { makeAction, makeNewAction, makeOutcome, makeOutcomes, T0 } from '../support/fixtures';
+import { makeAction, makeBatch, makeNewAction, makeOutcome, makeOutcomes, T0 } from '../support/fixtures';
 
 export type MakeJobStore = () => Promise<{ store: JobStore; cleanup: () => Promise<void> }>;
 
@@ -29,6 +29,12 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
       return (await store.getAction(id))?.progress;
     }
 
+    /** Records outcomes as batch `batchNo` of the action and finishes that batch; returns what finishBatch returned. */
+    async function recordBatch(actionId: string, batchNo: number, outcomes: Outcome[], at = T0) {
+      await store.recordOutcomes(actionId, outcomes, at);
+      return store.finishBatch(actionId, { batchNo, seqs: outcomes.map((o) => o.seq) }, at);
+    }
+
     describe('actions', () => {
       it('returns null for an unknown action id', async () => {
         expect(await store.getAction('00000000-0000-4000-8000-000000000000')).toBeNull();
@@ -40,22 +46,70 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
           fieldsToUpdate: { status: 'customer', score: 1.5, vip: true, note: null, tags: ['a', 'b'] },
         }],
         ['a finished action with every optional field set', {
-          status: 'FAILED', startedAt: T0 + 1, completedAt: T0 + 2, scheduledAt: T0, error: 'could not enqueue batches',
+          status: 'FAILED', startedAt: T0 + 1, completedAt: T0 + 2, scheduledAt: T0,
         }],
       ])('round-trips every field of %s', async (_label, overrides) => {
         const action = await create(overrides);
         expect(await store.getAction(action.id)).toEqual(action);
       });
 
-      it('records and counts the initial outcomes at creation', async () => {
-        const initial = makeOutcomes([3, 4], 'SKIPPED', 'DUPLICATE_ID');
-        const action = await create({ totalEntities: 5 }, { initialOutcomes: initial });
-        expect(await progressOf(action.id)).toEqual({ processed: 2, succeeded: 0, failed: 0, skipped: 2 });
-        expect(await store.listOutcomes(action.id, null, 0, 10)).toEqual({
-          items: initial.map((o) => ({ ...o, processedAt: T0 })),
-          total: 2,
-        });
-        expect((await store.getActionWithErrors(action.id))?.errorsByCode).toEqual({ DUPLICATE_ID: 2 });
+      it('starts with zero counters and no outcomes', async () => {
+        const action = await create({ totalEntities: 5 });
+        expect(await progressOf(action.id)).toEqual({ processed: 0, succeeded: 0, failed: 0, skipped: 0 });
+        expect(await store.listOutcomes(action.id, null, 0, 10)).toEqual({ items: [], total: 0 });
+        expect((await store.getActionWithErrors(action.id))?.errorsByCode).toEqual({});
+      });
+    });
+
+    describe('outbox: the batch plan', () => {
+      const planOf = (actionId: string) => [
+        makeBatch(actionId, 0),
+        makeBatch(actionId, 1, { fieldsToUpdate: { tags: ['x'], score: 2.5, optedIn: false, note: null } }),
+        makeBatch(actionId, 2, { entityIds: ['e-1', 'e-1'], seqs: [6, 7], firstSeqs: [1, 1] }),
+      ];
+
+      it('stores the plan with the action and gives it back exactly, in batchNo order', async () => {
+        const action = makeAction();
+        const plan = planOf(action.id);
+        expect(await store.insertAction(makeNewAction(action, { batches: [plan[2]!, plan[0]!, plan[1]!] }), null)).toEqual({ created: true });
+        expect(await store.batchPlan(action.id)).toEqual(plan);
+      });
+
+      it('lists an action as unpublished until it is marked published', async () => {
+        const old = makeAction({ createdAt: T0 });
+        const newer = makeAction({ createdAt: T0 + 5_000 });
+        await store.insertAction(makeNewAction(old, { batches: planOf(old.id) }), null);
+        await store.insertAction(makeNewAction(newer, { batches: planOf(newer.id) }), null);
+        expect(await store.listUnpublished(T0 + 10_000, 10)).toEqual([old.id, newer.id]);
+        expect(await store.listUnpublished(T0 + 1_000, 10)).toEqual([old.id]);
+        expect(await store.listUnpublished(T0 + 10_000, 1)).toEqual([old.id]);
+        await store.markPublished(old.id);
+        await store.markPublished(old.id);
+        expect(await store.listUnpublished(T0 + 10_000, 10)).toEqual([newer.id]);
+        expect(await store.batchPlan(old.id)).toEqual(planOf(old.id));
+      });
+
+      it('never lists an action that is already over', async () => {
+        const action = makeAction({ status: 'CANCELLED', completedAt: T0 + 1 });
+        await store.insertAction(makeNewAction(action, { batches: planOf(action.id) }), null);
+        expect(await store.listUnpublished(T0 + 10_000, 10)).toEqual([]);
+      });
+
+      it('stores nothing for a duplicate, not even its plan', async () => {
+        await create({}, { idempotencyKey: 'k' });
+        const second = makeAction();
+        const result = await store.insertAction(makeNewAction(second, { idempotencyKey: 'k', batches: planOf(second.id) }), null);
+        expect(result.created).toBe(false);
+        expect(await store.getAction(second.id)).toBeNull();
+        expect(await store.listUnpublished(T0 + 10_000, 10)).not.toContain(second.id);
+      });
+
+      it('drops the plan when the action finishes', async () => {
+        const action = makeAction({ totalEntities: 1 });
+        await store.insertAction(makeNewAction(action, { batches: [makeBatch(action.id, 0, { entityIds: ['e-0'], seqs: [0] })] }), null);
+        await store.markPublished(action.id);
+        expect(await recordBatch(action.id, 0, [makeOutcome(0)])).toMatchObject({ status: 'COMPLETED' });
+        expect(await store.batchPlan(action.id)).toEqual([]);
       });
     });
 
@@ -135,25 +189,26 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
     describe('markRunning', () => {
       it('moves a PENDING action to RUNNING once and stamps startedAt', async () => {
         const action = await create();
-        expect(await store.markRunning(action.id, T0 + 5)).toBe(true);
-        expect(await store.markRunning(action.id, T0 + 9)).toBe(false);
+        await store.markRunning(action.id, T0 + 5);
+        await store.markRunning(action.id, T0 + 9);
         expect(await store.getAction(action.id)).toEqual({ ...action, status: 'RUNNING', startedAt: T0 + 5 });
       });
 
       it('moves a SCHEDULED action to RUNNING', async () => {
         const action = await create({ status: 'SCHEDULED', scheduledAt: T0 + 1 });
-        expect(await store.markRunning(action.id, T0 + 5)).toBe(true);
-        expect((await store.getAction(action.id))?.status).toBe('RUNNING');
+        await store.markRunning(action.id, T0 + 5);
+        expect(await store.getAction(action.id)).toEqual({ ...action, status: 'RUNNING', startedAt: T0 + 5 });
       });
 
       it.each(['COMPLETED', 'FAILED', 'CANCELLED'] as const)('leaves a %s action alone', async (status) => {
         const action = await create({ status, completedAt: T0 + 1 });
-        expect(await store.markRunning(action.id, T0 + 5)).toBe(false);
+        await store.markRunning(action.id, T0 + 5);
         expect(await store.getAction(action.id)).toEqual(action);
       });
 
-      it('returns false for an unknown action', async () => {
-        expect(await store.markRunning('00000000-0000-4000-8000-000000000000', T0)).toBe(false);
+      it('creates nothing for an unknown action', async () => {
+        await store.markRunning('00000000-0000-4000-8000-000000000000', T0);
+        expect(await store.getAction('00000000-0000-4000-8000-000000000000')).toBeNull();
       });
     });
 
@@ -162,49 +217,61 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
         makeOutcome(0), makeOutcome(1), makeOutcome(2, 'FAILED', 'NOT_FOUND'), makeOutcome(3, 'SKIPPED', 'DUPLICATE_EMAIL'),
       ];
 
-      it('records the same outcomes only once: N, then 0, and the counters do not double', async () => {
+      it('records the same outcomes only once, and counts a batch once however often it is finished', async () => {
         const action = await create();
-        expect(await store.recordOutcomes(action.id, mixed, T0 + 1)).toBe(4);
-        expect(await store.recordOutcomes(action.id, mixed, T0 + 2)).toBe(0);
+        await store.recordOutcomes(action.id, mixed, T0 + 1);
+        await store.recordOutcomes(action.id, mixed.map((o) => ({ ...o, status: 'FAILED', code: 'OTHER' })), T0 + 2);
+        const ref = { batchNo: 0, seqs: [0, 1, 2, 3] };
+        await store.finishBatch(action.id, ref, T0 + 3);
+        await store.finishBatch(action.id, ref, T0 + 4);
         expect(await progressOf(action.id)).toEqual({ processed: 4, succeeded: 2, failed: 1, skipped: 1 });
         expect((await store.getActionWithErrors(action.id))?.errorsByCode).toEqual({ NOT_FOUND: 1, DUPLICATE_EMAIL: 1 });
-        expect((await store.listOutcomes(action.id, null, 0, 10)).items.map((o) => o.processedAt)).toEqual([T0 + 1, T0 + 1, T0 + 1, T0 + 1]);
+        const logs = (await store.listOutcomes(action.id, null, 0, 10)).items;
+        expect(logs.map((o) => [o.status, o.code, o.processedAt])).toEqual([
+          ['SUCCESS', null, T0 + 1], ['SUCCESS', null, T0 + 1], ['FAILED', 'NOT_FOUND', T0 + 1], ['SKIPPED', 'DUPLICATE_EMAIL', T0 + 1],
+        ]);
       });
 
-      it('counts only the new outcomes of a partly overlapping call', async () => {
+      it('counts a batch recorded in several calls (a retry after a partial failure) exactly once', async () => {
         const action = await create();
-        expect(await store.recordOutcomes(action.id, makeOutcomes([0, 1, 2]), T0)).toBe(3);
-        expect(await store.recordOutcomes(action.id, makeOutcomes([1, 2, 3, 4], 'FAILED', 'UPDATE_FAILED'), T0)).toBe(2);
-        expect(await progressOf(action.id)).toEqual({ processed: 5, succeeded: 3, failed: 2, skipped: 0 });
-        expect((await store.getActionWithErrors(action.id))?.errorsByCode).toEqual({ UPDATE_FAILED: 2 });
+        await store.recordOutcomes(action.id, makeOutcomes([0, 1], 'FAILED', 'NOT_FOUND'), T0);
+        await store.recordOutcomes(action.id, [...makeOutcomes([1], 'SUCCESS'), ...makeOutcomes([2, 3], 'FAILED', 'UPDATE_FAILED')], T0);
+        await store.finishBatch(action.id, { batchNo: 0, seqs: [0, 1, 2, 3] }, T0);
+        await store.finishBatch(action.id, { batchNo: 0, seqs: [0, 1, 2, 3] }, T0);
+        expect(await progressOf(action.id)).toEqual({ processed: 4, succeeded: 0, failed: 4, skipped: 0 });
+        expect((await store.getActionWithErrors(action.id))?.errorsByCode).toEqual({ NOT_FOUND: 2, UPDATE_FAILED: 2 });
       });
 
-      it('counts a seq repeated within one call once', async () => {
+      it('records a seq repeated within one call once', async () => {
         const action = await create();
-        expect(await store.recordOutcomes(action.id, [makeOutcome(0), makeOutcome(0)], T0)).toBe(1);
+        await recordBatch(action.id, 0, [makeOutcome(0), makeOutcome(0, 'FAILED')]);
         expect(await progressOf(action.id)).toEqual({ processed: 1, succeeded: 1, failed: 0, skipped: 0 });
+        expect((await store.listOutcomes(action.id, null, 0, 10)).items.map((o) => o.status)).toEqual(['SUCCESS']);
       });
 
       it('keeps counters and error counts equal to the outcome logs', async () => {
-        const action = await create({ totalEntities: 20 }, { initialOutcomes: makeOutcomes([18, 19], 'SKIPPED', 'DUPLICATE_ID') });
-        await store.recordOutcomes(action.id, [...makeOutcomes([0, 1, 2, 3]), ...makeOutcomes([4, 5], 'FAILED', 'NOT_FOUND')], T0);
-        await store.recordOutcomes(action.id, [...makeOutcomes([4, 5, 6]), ...makeOutcomes([7], 'FAILED', 'VALIDATION_FAILED')], T0);
-        await store.recordOutcomes(action.id, [makeOutcome(7), ...makeOutcomes([8, 9], 'SKIPPED', 'DUPLICATE_EMAIL'), makeOutcome(19)], T0);
+        const action = await create({ totalEntities: 20 });
+        await recordBatch(action.id, 0, [...makeOutcomes([0, 1, 2, 3]), ...makeOutcomes([4, 5], 'FAILED', 'NOT_FOUND')]);
+        await recordBatch(action.id, 1, [...makeOutcomes([6]), ...makeOutcomes([7], 'FAILED', 'VALIDATION_FAILED')]);
+        await recordBatch(action.id, 2, [makeOutcome(10), ...makeOutcomes([8, 9], 'SKIPPED', 'DUPLICATE_EMAIL'), makeOutcome(11)]);
+        await recordBatch(action.id, 3, makeOutcomes([18, 19], 'SKIPPED', 'DUPLICATE_ID'));
+        // A code a handler chose, with characters a document store treats specially in field names.
+        await recordBatch(action.id, 4, makeOutcomes([12], 'FAILED', 'crm.$limit%'));
 
         const logs = (await store.listOutcomes(action.id, null, 0, 100)).items;
         const count = (status: OutcomeStatus) => logs.filter((o) => o.status === status).length;
         const codes: Record<string, number> = {};
         for (const o of logs) if (o.status !== 'SUCCESS') codes[o.code ?? ''] = (codes[o.code ?? ''] ?? 0) + 1;
 
-        expect(logs.length).toBe(12);
+        expect(logs.length).toBe(15);
         expect(await progressOf(action.id)).toEqual({
           processed: logs.length, succeeded: count('SUCCESS'), failed: count('FAILED'), skipped: count('SKIPPED'),
         });
-        expect(await progressOf(action.id)).toEqual({ processed: 12, succeeded: 5, failed: 3, skipped: 4 });
+        expect(await progressOf(action.id)).toEqual({ processed: 15, succeeded: 7, failed: 4, skipped: 4 });
         expect((await store.getActionWithErrors(action.id))?.errorsByCode).toEqual(codes);
-        expect(codes).toEqual({ DUPLICATE_ID: 2, NOT_FOUND: 2, VALIDATION_FAILED: 1, DUPLICATE_EMAIL: 2 });
+        expect(codes).toEqual({ DUPLICATE_ID: 2, NOT_FOUND: 2, VALIDATION_FAILED: 1, DUPLICATE_EMAIL: 2, 'crm.$limit%': 1 });
         const together = await store.getActionWithErrors(action.id);
-        expect(together?.action.progress).toEqual({ processed: 12, succeeded: 5, failed: 3, skipped: 4 });
+        expect(together?.action.progress).toEqual({ processed: 15, succeeded: 7, failed: 4, skipped: 4 });
         expect(together?.errorsByCode).toEqual(codes);
         expect(await store.getActionWithErrors('no-such-action')).toBeNull();
         for (const status of ['SUCCESS', 'FAILED', 'SKIPPED'] as const) {
@@ -224,8 +291,8 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
 
       it('lists outcomes in seq order, filtered by status and paged, with processedAt', async () => {
         const action = await create();
-        await store.recordOutcomes(action.id, [makeOutcome(4), makeOutcome(0, 'FAILED'), makeOutcome(2)], T0 + 1);
-        await store.recordOutcomes(action.id, [makeOutcome(3, 'FAILED'), makeOutcome(1)], T0 + 2);
+        await recordBatch(action.id, 0, [makeOutcome(4), makeOutcome(0, 'FAILED'), makeOutcome(2)], T0 + 1);
+        await recordBatch(action.id, 1, [makeOutcome(3, 'FAILED'), makeOutcome(1)], T0 + 2);
         const at = (o: Outcome, processedAt: number) => ({ ...o, processedAt });
 
         expect(await store.listOutcomes(action.id, null, 0, 10)).toEqual({
@@ -278,18 +345,16 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
       it('drops an action\'s claims when it completes', async () => {
         const action = await create({ totalEntities: 1 });
         await store.claimKeys(action.id, [claim('ann@x.com', 0)]);
-        await store.recordOutcomes(action.id, [makeOutcome(0)], T0);
-        expect((await store.completeIfDone(action.id, T0 + 1))?.status).toBe('COMPLETED');
+        expect((await recordBatch(action.id, 0, [makeOutcome(0)]))?.status).toBe('COMPLETED');
         expect(await store.claimKeys(action.id, [claim('ann@x.com', 9)])).toEqual(new Map([['ann@x.com', claim('ann@x.com', 9)]]));
       });
     });
 
     describe('completion', () => {
-      it('completes once, when every entity has an outcome', async () => {
+      it('completes once, by the call that counts the last batch', async () => {
         const action = await create({ totalEntities: 3 });
         await store.markRunning(action.id, T0 + 1);
-        await store.recordOutcomes(action.id, [makeOutcome(0), makeOutcome(1, 'FAILED')], T0 + 2);
-        expect(await store.completeIfDone(action.id, T0 + 3)).toBeNull();
+        expect(await recordBatch(action.id, 0, [makeOutcome(0), makeOutcome(1, 'FAILED')], T0 + 2)).toBeNull();
         expect((await store.getAction(action.id))?.status).toBe('RUNNING');
 
         await store.recordOutcomes(action.id, [makeOutcome(2)], T0 + 4);
@@ -297,16 +362,10 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
           ...action, status: 'COMPLETED', startedAt: T0 + 1, completedAt: T0 + 5,
           progress: { processed: 3, succeeded: 2, failed: 1, skipped: 0 },
         };
-        expect(await store.completeIfDone(action.id, T0 + 5)).toEqual(finished);
-        expect(await store.completeIfDone(action.id, T0 + 6)).toBeNull();
+        expect(await store.finishBatch(action.id, { batchNo: 1, seqs: [2] }, T0 + 5)).toEqual(finished);
+        expect(await store.finishBatch(action.id, { batchNo: 1, seqs: [2] }, T0 + 6)).toBeNull();
+        expect(await store.finishBatch(action.id, { batchNo: 0, seqs: [0, 1] }, T0 + 7)).toBeNull();
         expect(await store.getAction(action.id)).toEqual(finished);
-      });
-
-      it('counts the initial outcomes towards completion', async () => {
-        const action = await create({ totalEntities: 2 }, { initialOutcomes: [makeOutcome(1, 'SKIPPED', 'DUPLICATE_ID')] });
-        expect(await store.completeIfDone(action.id, T0)).toBeNull();
-        await store.recordOutcomes(action.id, [makeOutcome(0)], T0);
-        expect((await store.completeIfDone(action.id, T0 + 1))?.status).toBe('COMPLETED');
       });
 
       it.each<[string, 'COMPLETED' | 'FAILED', Outcome[]]>([
@@ -316,28 +375,13 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
         ['one entity succeeded', 'COMPLETED', [makeOutcome(0, 'FAILED'), makeOutcome(1)]],
       ])('when %s, ends as %s', async (_label, status, outcomes) => {
         const action = await create({ totalEntities: 2 });
-        await store.recordOutcomes(action.id, outcomes, T0);
-        expect(await store.completeIfDone(action.id, T0 + 1)).toMatchObject({ status, completedAt: T0 + 1 });
+        expect(await recordBatch(action.id, 0, outcomes, T0 + 1)).toMatchObject({ status, completedAt: T0 + 1 });
       });
 
-      it('fails an action as a whole with its reason, and it does not complete later', async () => {
-        const action = await create({ totalEntities: 1 });
-        await store.failAction(action.id, 'could not enqueue batches: broker down', T0 + 1);
-        expect(await store.getAction(action.id)).toEqual({
-          ...action, status: 'FAILED', error: 'could not enqueue batches: broker down', completedAt: T0 + 1,
-        });
-        await store.recordOutcomes(action.id, [makeOutcome(0)], T0 + 2);
-        expect(await store.completeIfDone(action.id, T0 + 3)).toBeNull();
-        expect((await store.getAction(action.id))?.status).toBe('FAILED');
-      });
-
-      it('does not fail an action that already completed', async () => {
-        const action = await create({ totalEntities: 1 });
-        await store.recordOutcomes(action.id, [makeOutcome(0)], T0);
-        const completed = await store.completeIfDone(action.id, T0 + 1);
-        await store.failAction(action.id, 'too late', T0 + 2);
-        expect(await store.getAction(action.id)).toEqual(completed);
-        expect(completed).toMatchObject({ status: 'COMPLETED', error: null, completedAt: T0 + 1 });
+      it('never completes an action that is already over', async () => {
+        const action = await create({ totalEntities: 1, status: 'CANCELLED', completedAt: T0 + 1 });
+        expect(await recordBatch(action.id, 0, [makeOutcome(0)], T0 + 2)).toBeNull();
+        expect((await store.getAction(action.id))?.status).toBe('CANCELLED');
       });
     });
   });

@@ -34,8 +34,8 @@ describeEntityStoreContract('sqlite', async (dedupeFieldOf) => {
   return { store, cleanup: async () => { await store.close(); remove(); } };
 });
 
-describeBatchQueueContract('sqlite', async () => {
+describeBatchQueueContract('sqlite', async (retry) => {
   const { db, remove } = freshDatabase();
-  const queue = new SqliteBatchQueue(db);
+  const queue = new SqliteBatchQueue(db, { retry, pollMs: 20 });
   return { queue, cleanup: async () => { await queue.close(); remove(); } };
 });

@@ -18,7 +18,6 @@ export function makeAction(overrides: Partial<BulkAction> = {}): BulkAction {
     startedAt: null,
     completedAt: null,
     progress: { processed: 0, succeeded: 0, failed: 0, skipped: 0 },
-    error: null,
     ...overrides,
   };
 }
@@ -30,7 +29,7 @@ export function makeNewAction(action: BulkAction, overrides: Partial<Omit<NewAct
     payloadHash: `hash-${action.id}`,
     idempotencyKey: null,
     creationResponse: JSON.stringify({ id: action.id, status: action.status }),
-    initialOutcomes: [],
+    batches: [],
     ...overrides,
   };
 }
@@ -57,7 +56,6 @@ export function makeBatch(actionId: string, batchNo: number, overrides: Partial<
     entityIds: seqs.map((seq) => `e-${seq}`),
     seqs,
     fieldsToUpdate: { status: 'customer', tags: ['vip', 'emea'], score: 3, optedIn: true, note: null },
-    createdAt: T0,
     ...overrides,
   };
 }

@@ -17,7 +17,8 @@ export interface ActionRow {
   scheduled_at: number | null;
   started_at: number | null;
   completed_at: number | null;
-  error: string | null;
+  batch_count: number;
+  published: number;
   payload_hash: string;
   idempotency_key: string | null;
   creation_response: string;
@@ -25,14 +26,14 @@ export interface ActionRow {
 
 export const ACTION_COLUMNS = [
   'id', 'account_id', 'entity_type', 'status', 'fields_to_update', 'total_entities', 'processed', 'succeeded',
-  'failed', 'skipped', 'created_at', 'scheduled_at', 'started_at', 'completed_at', 'error',
+  'failed', 'skipped', 'created_at', 'scheduled_at', 'started_at', 'completed_at',
 ] as const;
 
 export function actionParams(a: BulkAction): unknown[] {
   const p = a.progress;
   return [
     a.id, a.accountId, a.entityType, a.status, JSON.stringify(a.fieldsToUpdate), a.totalEntities, p.processed,
-    p.succeeded, p.failed, p.skipped, a.createdAt, a.scheduledAt, a.startedAt, a.completedAt, a.error,
+    p.succeeded, p.failed, p.skipped, a.createdAt, a.scheduledAt, a.startedAt, a.completedAt,
   ];
 }
 
@@ -49,6 +50,5 @@ export function toAction(row: ActionRow): BulkAction {
     startedAt: row.started_at,
     completedAt: row.completed_at,
     progress: { processed: row.processed, succeeded: row.succeeded, failed: row.failed, skipped: row.skipped },
-    error: row.error,
   };
 }

@@ -1,17 +1,20 @@
 import type { Statement } from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toError } from '../../errors';
-import type { BatchConsumer, BatchQueue, ConsumeOptions, Subscription } from '../../queue/batchQueue';
+import type { BatchConsumer, BatchQueue, BatchVerdict, ConsumeOptions, QueueDepth, QueueRetry, Subscription } from '../../queue/batchQueue';
 import type { BatchMessage } from '../../types/entities';
 import type { SqliteDatabase } from './database';
 
 export interface SqliteQueueOptions {
-  /** How long a claimed batch stays hidden; a consumer that dies lets it reappear after this. A live consumer renews it. */
+  /** Spaces the deliveries of a batch whose consumer threw. */
+  retry: QueueRetry;
+  /** How long a claimed batch stays hidden (ms); a consumer that dies lets it reappear after this. A live consumer renews it. */
   leaseMs?: number;
-  /** How often an idle consumer looks for work that another process enqueued. */
+  /** How often an idle consumer looks for work that another thread or process published (ms). */
   pollMs?: number;
-  /** How long a batch given back by its consumer (or a failed claim) waits before it is tried again. */
-  retryDelayMs?: number;
+  /** How long a consumer waits after the queue's own database failed before trying again (ms). */
+  errorPauseMs?: number;
 }
 
 interface ClaimedRow {
@@ -20,34 +23,46 @@ interface ClaimedRow {
   deliveries: number;
 }
 
+type Statements = Record<'insert' | 'claim' | 'renew' | 'ack' | 'release' | 'toDeadLetters' | 'depth', Statement>;
+
 /**
- * A durable at-least-once queue in the platform's SQLite file. Claiming a batch takes a lease;
- * acknowledging deletes it. Consumers in this process are woken on enqueue; others poll.
+ * A durable at-least-once queue in the platform's SQLite file (embedded mode). Claiming a batch
+ * takes a lease with a token; renew, ack, release and dead-letter only act while that token still
+ * holds the lease. A consumer that throws hands the batch back with `leased_until` pushed out by
+ * the retry backoff, so a failing batch never loops hot. Consumers in this thread are woken on
+ * publish; others poll.
  */
 export class SqliteBatchQueue implements BatchQueue {
   private readonly leaseMs: number;
   private readonly pollMs: number;
-  private readonly retryDelayMs: number;
+  private readonly errorPauseMs: number;
   private readonly wakers = new Set<() => void>();
-  private readonly s: Record<'insert' | 'claim' | 'renew' | 'ack' | 'release' | 'purge' | 'depth', Statement>;
+  private readonly s: Statements;
 
   constructor(
     private readonly db: SqliteDatabase,
-    options: SqliteQueueOptions = {},
+    private readonly options: SqliteQueueOptions,
   ) {
     this.leaseMs = options.leaseMs ?? 60_000;
     this.pollMs = options.pollMs ?? 250;
-    this.retryDelayMs = options.retryDelayMs ?? 1000;
+    this.errorPauseMs = options.errorPauseMs ?? 1000;
+    const leased = 'WHERE id = :id AND lease_token = :token';
     this.s = {
       insert: db.prepare('INSERT INTO queue_batches (action_id, payload) VALUES (?, ?)'),
-      claim: db.prepare(`UPDATE queue_batches SET leased_until = ?, deliveries = deliveries + 1
-        WHERE id = (SELECT id FROM queue_batches WHERE leased_until <= ? ORDER BY leased_until, id LIMIT 1)
+      claim: db.prepare(`UPDATE queue_batches SET leased_until = :until, lease_token = :token, deliveries = deliveries + 1
+        WHERE id = (SELECT id FROM queue_batches WHERE leased_until <= :now ORDER BY leased_until, id LIMIT 1)
         RETURNING id, payload, deliveries`),
-      renew: db.prepare('UPDATE queue_batches SET leased_until = ? WHERE id = ?'),
-      ack: db.prepare('DELETE FROM queue_batches WHERE id = ?'),
-      release: db.prepare('UPDATE queue_batches SET leased_until = ? WHERE id = ?'),
-      purge: db.prepare('DELETE FROM queue_batches WHERE action_id = ? AND leased_until <= ?'),
-      depth: db.prepare('SELECT count(*) AS n FROM queue_batches'),
+      renew: db.prepare(`UPDATE queue_batches SET leased_until = :until ${leased}`),
+      ack: db.prepare(`DELETE FROM queue_batches ${leased}`),
+      release: db.prepare(`UPDATE queue_batches SET leased_until = :until, lease_token = NULL ${leased}`),
+      toDeadLetters: db.prepare(`INSERT INTO queue_dead_letters (action_id, payload, reason, deliveries, dead_lettered_at)
+        SELECT action_id, payload, :reason, deliveries, :now FROM queue_batches ${leased}`),
+      depth: db.prepare(`SELECT
+          count(*) FILTER (WHERE lease_token IS NULL AND leased_until <= :now) AS ready,
+          count(*) FILTER (WHERE lease_token IS NOT NULL) AS unacked,
+          count(*) FILTER (WHERE lease_token IS NULL AND leased_until > :now) AS delayed,
+          (SELECT count(*) FROM queue_dead_letters) AS deadLettered
+        FROM queue_batches`),
     };
   }
 
@@ -56,10 +71,14 @@ export class SqliteBatchQueue implements BatchQueue {
    * which is the embedded mode's rule: one process owns a data dir.
    */
   releaseAllLeases(): number {
-    return this.db.writeLocked(() => this.db.prepare('UPDATE queue_batches SET leased_until = 0 WHERE leased_until > 0').run().changes);
+    return this.db.writeLocked(
+      () => this.db.prepare('UPDATE queue_batches SET leased_until = 0, lease_token = NULL WHERE lease_token IS NOT NULL').run().changes,
+    );
   }
 
-  async enqueue(batches: BatchMessage[]): Promise<void> {
+  async publish(batches: BatchMessage[]): Promise<void> {
+    if (batches.length === 0) return;
+    // One transaction: once it commits, every batch is durable (WAL, synchronous=NORMAL).
     this.db.writeTransaction(() => {
       for (const b of batches) this.s.insert.run(b.actionId, JSON.stringify(b));
     });
@@ -76,7 +95,7 @@ export class SqliteBatchQueue implements BatchQueue {
     };
     this.wakers.add(waker);
 
-    /** Waits for an enqueue in this process, or `ms`, whichever comes first. */
+    /** Waits for a publish in this thread, or `ms`, whichever comes first. */
     const idleFor = async (ms: number) => {
       const ac = new AbortController();
       let wake!: () => void;
@@ -88,20 +107,19 @@ export class SqliteBatchQueue implements BatchQueue {
 
     const loop = async (): Promise<void> => {
       while (!stopping) {
-        let claimed: ClaimedRow | undefined;
+        let claimed: { row: ClaimedRow; token: string } | undefined;
         try {
           claimed = this.claim();
         } catch (error) {
           report(error); // the file is locked by another process past busy_timeout, say
-          await idleFor(this.retryDelayMs);
+          await idleFor(this.errorPauseMs);
           continue;
         }
         if (!claimed) {
           await idleFor(this.pollMs);
           continue;
         }
-        await this.deliver(claimed, consumer, report);
-
+        await this.deliver(claimed.row, claimed.token, consumer, report);
         // better-sqlite3 is synchronous: yield to the event loop so HTTP requests are answered between batches.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
@@ -118,48 +136,82 @@ export class SqliteBatchQueue implements BatchQueue {
     };
   }
 
-  /** Runs the consumer on one claimed batch; acks on success, gives it back (after a pause) otherwise. */
-  private async deliver(claimed: ClaimedRow, consumer: BatchConsumer, report: (error: unknown) => void): Promise<void> {
-    const id = claimed.id;
+  /** Runs the consumer on one claimed batch and settles it as the consumer decided. */
+  private async deliver(row: ClaimedRow, token: string, consumer: BatchConsumer, report: (error: unknown) => void): Promise<void> {
+    const batch = parseBatch(row.payload);
+    if (typeof batch === 'string') {
+      report(new Error(`queue_batches row ${row.id} is not a batch (${batch}); dead-lettered`));
+      this.settle(row, token, { deadLetter: `malformed payload: ${batch}` }, report);
+      return;
+    }
     // A slow batch (a handler calling a remote CRM per entity) keeps its lease while it works.
     const renewal = setInterval(() => {
       try {
-        this.db.writeLocked(() => this.s.renew.run(Date.now() + this.leaseMs, id));
+        this.db.writeLocked(() => this.s.renew.run({ until: Date.now() + this.leaseMs, id: row.id, token }));
       } catch (error) {
         report(error); // the next renewal may succeed; if none does, the lease expires and the batch comes back
       }
     }, this.leaseMs / 3);
-    let done = false;
+    let verdict: BatchVerdict | null = null;
     try {
-      await consumer(JSON.parse(claimed.payload) as BatchMessage, { deliveryCount: claimed.deliveries });
-      done = true;
+      verdict = await consumer(batch, { attempt: row.deliveries });
     } catch {
-      // A rejection is the consumer giving the batch back (it reported why).
+      // A rejection is the consumer handing the batch back (it reported why): retried after a backoff.
     } finally {
       clearInterval(renewal);
     }
+    const outcome = verdict === null ? { retry: true as const } : verdict === 'ack' ? { ack: true as const } : { deadLetter: 'out of attempts' };
+    this.settle(row, token, outcome, report);
+  }
+
+  private settle(
+    row: ClaimedRow,
+    token: string,
+    how: { ack: true } | { retry: true } | { deadLetter: string },
+    report: (error: unknown) => void,
+  ): void {
+    const key = { id: row.id, token };
     try {
-      if (done) this.db.writeLocked(() => this.s.ack.run(id));
-      else this.db.writeLocked(() => this.s.release.run(Date.now() + this.retryDelayMs, id));
+      if ('ack' in how) this.db.writeLocked(() => this.s.ack.run(key));
+      else if ('retry' in how) this.db.writeLocked(() => this.s.release.run({ ...key, until: Date.now() + this.options.retry.backoffMs(row.deliveries) }));
+      else {
+        this.db.writeTransaction(() => {
+          this.s.toDeadLetters.run({ ...key, reason: how.deadLetter, now: Date.now() });
+          this.s.ack.run(key);
+        });
+      }
     } catch (error) {
       report(error); // the lease still holds: the batch comes back when it expires
     }
   }
 
-  async purge(actionId: string): Promise<number> {
-    return this.db.writeLocked(() => this.s.purge.run(actionId, Date.now()).changes);
-  }
-
-  async depth(): Promise<number> {
-    return (this.s.depth.get() as { n: number }).n;
+  async depth(): Promise<QueueDepth> {
+    return this.s.depth.get({ now: Date.now() }) as QueueDepth;
   }
 
   async close(): Promise<void> {
     this.wakers.clear();
   }
 
-  private claim(): ClaimedRow | undefined {
+  private claim(): { row: ClaimedRow; token: string } | undefined {
     const now = Date.now();
-    return this.db.writeLocked(() => this.s.claim.get(now + this.leaseMs, now) as ClaimedRow | undefined);
+    const token = randomUUID();
+    const row = this.db.writeLocked(() => this.s.claim.get({ until: now + this.leaseMs, token, now }) as ClaimedRow | undefined);
+    return row ? { row, token } : undefined;
   }
+}
+
+/** The batch in a payload, or why it is not one. */
+function parseBatch(payload: string): BatchMessage | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload);
+  } catch (error) {
+    return toError(error).message;
+  }
+  const b = value as Partial<BatchMessage> | null;
+  if (!b || typeof b.actionId !== 'string' || !Array.isArray(b.entityIds) || !Array.isArray(b.seqs) || b.entityIds.length !== b.seqs.length) {
+    return 'missing actionId, entityIds or seqs';
+  }
+  return b as BatchMessage;
 }

@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
-import type { ActionFilter, ExistingAction, InsertActionResult, JobStore, KeyClaim, NewAction, Page } from '../../store/jobStore';
-import type { BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../../types/entities';
+import type { ActionFilter, BatchRef, ExistingAction, InsertActionResult, JobStore, KeyClaim, NewAction, Page } from '../../store/jobStore';
+import type { BatchMessage, BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../../types/entities';
 import type { SqliteDatabase } from './database';
 import { actionParams, ACTION_COLUMNS, toAction, type ActionRow } from './actionRows';
 
@@ -8,20 +8,28 @@ const COUNTER_OF: Record<OutcomeStatus, 'succeeded' | 'failed' | 'skipped'> = { 
 
 /**
  * Job store on SQLite. Every method is one transaction; the invariant of the port holds because
- * counters are bumped in the same transaction as the outcome rows whose insert actually happened.
+ * counters are bumped in the same transaction as the outcome rows whose insert actually happened
+ * (so `finishBatch` has nothing left to count: it only completes the action when it is done).
  */
 export class SqliteJobStore implements JobStore {
   private readonly actionNos = new Map<string, number>();
   private readonly s: Record<
     'insertAction' | 'byId' | 'byKey' | 'byPayload' | 'insertOutcome' | 'bumpCounters' | 'bumpErrors' | 'outcomeExists' |
-    'claimKey' | 'keyOwner' | 'counters' | 'isDone' | 'complete' | 'dropClaims' | 'markRunning' | 'fail' | 'errors' | 'noOf',
+    'claimKey' | 'keyOwner' | 'counters' | 'isDone' | 'complete' | 'dropClaims' | 'markRunning' | 'errors' | 'noOf' |
+    'insertBatch' | 'dropBatches' | 'batchPlan' | 'markPublished' | 'unpublished',
     Statement
   >;
 
   constructor(private readonly db: SqliteDatabase) {
     this.s = {
-      insertAction: db.prepare(`INSERT INTO actions (${ACTION_COLUMNS.join(', ')}, payload_hash, idempotency_key, creation_response)
-        VALUES (${ACTION_COLUMNS.map(() => '?').join(', ')}, ?, ?, ?)`),
+      insertAction: db.prepare(`INSERT INTO actions (${ACTION_COLUMNS.join(', ')}, payload_hash, idempotency_key, creation_response,
+        batch_count, published) VALUES (${ACTION_COLUMNS.map(() => '?').join(', ')}, ?, ?, ?, ?, 0)`),
+      insertBatch: db.prepare('INSERT INTO action_batches (action_no, batch_no, payload) VALUES (?, ?, ?)'),
+      dropBatches: db.prepare('DELETE FROM action_batches WHERE action_no = ?'),
+      batchPlan: db.prepare('SELECT payload FROM action_batches WHERE action_no = ? ORDER BY batch_no').pluck(),
+      markPublished: db.prepare('UPDATE actions SET published = 1 WHERE id = ? AND published = 0'),
+      unpublished: db.prepare(`SELECT id FROM actions WHERE published = 0 AND created_at < ?
+        AND status IN ('PENDING', 'SCHEDULED', 'RUNNING') ORDER BY created_at LIMIT ?`).pluck(),
       byId: db.prepare('SELECT * FROM actions WHERE id = ?'),
       byKey: db.prepare('SELECT * FROM actions WHERE account_id = ? AND idempotency_key = ?'),
       byPayload: db.prepare(
@@ -47,8 +55,6 @@ export class SqliteJobStore implements JobStore {
       markRunning: db.prepare(
         `UPDATE actions SET status = 'RUNNING', started_at = coalesce(started_at, ?) WHERE id = ? AND status IN ('PENDING', 'SCHEDULED')`,
       ),
-      fail: db.prepare(`UPDATE actions SET status = 'FAILED', error = ?, completed_at = ?
-        WHERE id = ? AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
       errors: db.prepare('SELECT code, count FROM action_error_counts WHERE action_no = ? ORDER BY count DESC, code'),
       noOf: db.prepare('SELECT no FROM actions WHERE id = ?'),
     };
@@ -61,9 +67,10 @@ export class SqliteJobStore implements JobStore {
       const existing = this.existing(action.accountId, input.idempotencyKey, input.payloadHash, duplicateSince);
       if (existing) return existing;
       no = Number(
-        this.s.insertAction.run(...actionParams(action), input.payloadHash, input.idempotencyKey, input.creationResponse).lastInsertRowid,
+        this.s.insertAction.run(...actionParams(action), input.payloadHash, input.idempotencyKey, input.creationResponse, input.batches.length)
+          .lastInsertRowid,
       );
-      this.insertOutcomes(no, input.initialOutcomes, action.createdAt);
+      for (const batch of input.batches) this.s.insertBatch.run(no, batch.batchNo, JSON.stringify(batch));
       return { created: true };
     });
     // Cached only once committed: a rolled-back insert must not leave a row number behind.
@@ -89,6 +96,18 @@ export class SqliteJobStore implements JobStore {
     return null;
   }
 
+  async markPublished(actionId: string): Promise<void> {
+    this.db.writeLocked(() => this.s.markPublished.run(actionId));
+  }
+
+  async listUnpublished(createdBefore: number, limit: number): Promise<string[]> {
+    return this.s.unpublished.all(createdBefore, limit) as string[];
+  }
+
+  async batchPlan(actionId: string): Promise<BatchMessage[]> {
+    return (this.s.batchPlan.all(this.noOf(actionId)) as string[]).map((payload) => JSON.parse(payload) as BatchMessage);
+  }
+
   async getAction(id: string): Promise<BulkAction | null> {
     const row = this.s.byId.get(id) as ActionRow | undefined;
     return row ? toAction(row) : null;
@@ -111,8 +130,8 @@ export class SqliteJobStore implements JobStore {
     return { items: rows.map(toAction), total: n };
   }
 
-  async markRunning(id: string, at: number): Promise<boolean> {
-    return this.db.writeLocked(() => this.s.markRunning.run(at, id).changes === 1);
+  async markRunning(id: string, at: number): Promise<void> {
+    this.db.writeLocked(() => this.s.markRunning.run(at, id));
   }
 
   async recordedSeqs(actionId: string, seqs: number[]): Promise<Set<number>> {
@@ -120,9 +139,10 @@ export class SqliteJobStore implements JobStore {
     return new Set(rows.map((r) => r.seq));
   }
 
-  async recordOutcomes(actionId: string, outcomes: Outcome[], at: number): Promise<number> {
+  async recordOutcomes(actionId: string, outcomes: Outcome[], at: number): Promise<void> {
+    if (outcomes.length === 0) return;
     const no = this.noOf(actionId);
-    return this.db.writeTransaction(() => this.insertOutcomes(no, outcomes, at));
+    this.db.writeTransaction(() => this.insertOutcomes(no, outcomes, at));
   }
 
   async claimKeys(actionId: string, claims: KeyClaim[]): Promise<Map<string, KeyClaim>> {
@@ -138,7 +158,8 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  async completeIfDone(actionId: string, at: number): Promise<BulkAction | null> {
+  /** Counters already moved with the rows; this only completes the action once everything is counted. */
+  async finishBatch(actionId: string, _batch: BatchRef, at: number): Promise<BulkAction | null> {
     const no = this.noOf(actionId);
     // Most batches do not finish their action: a read answers them without taking the write lock.
     if (this.s.isDone.get(no) === undefined) return null;
@@ -146,12 +167,9 @@ export class SqliteJobStore implements JobStore {
       const row = this.s.complete.get(at, no) as ActionRow | undefined;
       if (!row) return null;
       this.s.dropClaims.run(no);
+      this.s.dropBatches.run(no);
       return toAction(row);
     });
-  }
-
-  async failAction(actionId: string, reason: string, at: number): Promise<void> {
-    this.db.writeLocked(() => this.s.fail.run(reason, at, actionId));
   }
 
   async getActionWithErrors(actionId: string): Promise<{ action: BulkAction; errorsByCode: Record<string, number> } | null> {
@@ -189,7 +207,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   /** Inserts outcomes not yet recorded; counters and error counts move by exactly the inserted rows. */
-  private insertOutcomes(no: number, outcomes: Outcome[], at: number): number {
+  private insertOutcomes(no: number, outcomes: Outcome[], at: number): void {
     let succeeded = 0;
     let failed = 0;
     let skipped = 0;
@@ -207,7 +225,6 @@ export class SqliteJobStore implements JobStore {
     const inserted = succeeded + failed + skipped;
     if (inserted > 0) this.s.bumpCounters.run(inserted, succeeded, failed, skipped, no);
     for (const [code, count] of errors) this.s.bumpErrors.run(no, code, count);
-    return inserted;
   }
 
   private noOf(actionId: string): number {
