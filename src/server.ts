@@ -15,7 +15,7 @@ import { seedDemoAccount, printNextSteps } from './seeding/demo';
  * load. Every role runs the outbox sweeper. Drains on SIGTERM.
  */
 async function main(): Promise<void> {
-  const config = loadConfig(process.env, process.argv.slice(2));
+  const config = loadConfig(undefined, process.argv.slice(2));
   if (!config.distributed && config.role !== 'all') {
     throw new ConfigError(`ROLE=${config.role} needs distributed mode (MONGODB_URL and RABBITMQ_URL): an embedded data dir has one process`);
   }

@@ -46,7 +46,6 @@ describe('POST /api/bulk-actions: accepted', () => {
       startedAt: null,
       completedAt: null,
       progress: { processed: 0, succeeded: 0, failed: 0, skipped: 0 },
-      error: null,
     });
 
     const stored = await getJson(t.app, res.headers.location as string);

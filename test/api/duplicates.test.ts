@@ -185,27 +185,33 @@ describe('repeated IDs inside one request', () => {
 
   const ids = ['c1', 'c2', 'c1', 'c1', 'c3', 'c2'];
 
-  it('records each extra occurrence as SKIPPED DUPLICATE_ID at creation, counted in totals', async () => {
+  it('records each extra occurrence as SKIPPED DUPLICATE_ID, counted in totals', async () => {
     const res = await createAction(t.app, createBody({ entityIds: ids }));
     expect(res.statusCode).toBe(202);
     const id = res.json().id as string;
     expect(res.json().totalEntities).toBe(6);
+    await t.startWorkers();
+    await waitForAction(t.platform, id);
 
     const logs = await getJson(t.app, `/api/bulk-actions/${id}/logs`);
     expect(logs.status).toBe(200);
     const items = logs.body.items as Json[];
     expect(items.map(({ entityId, status, code }) => ({ entityId, status, code }))).toEqual([
+      { entityId: 'c1', status: 'FAILED', code: 'NOT_FOUND' },
+      { entityId: 'c2', status: 'FAILED', code: 'NOT_FOUND' },
       { entityId: 'c1', status: 'SKIPPED', code: 'DUPLICATE_ID' },
       { entityId: 'c1', status: 'SKIPPED', code: 'DUPLICATE_ID' },
+      { entityId: 'c3', status: 'FAILED', code: 'NOT_FOUND' },
       { entityId: 'c2', status: 'SKIPPED', code: 'DUPLICATE_ID' },
     ]);
-    expect(logs.body.total).toBe(3);
+    expect(items[2]?.message).toBe('entity ID repeats the one at position 0');
+    expect(logs.body.total).toBe(6);
 
     const stats = await getJson(t.app, `/api/bulk-actions/${id}/stats`);
     expect(stats.body.total).toBe(6);
     expect(stats.body.skipped).toBe(3);
-    expect(stats.body.pending).toBe(3);
-    expect(stats.body.errorsByCode).toEqual({ DUPLICATE_ID: 3 });
+    expect(stats.body.pending).toBe(0);
+    expect(stats.body.errorsByCode).toEqual({ DUPLICATE_ID: 3, NOT_FOUND: 3 });
   });
 
   it('processes the first occurrence of each ID and skips the rest, in request order', async () => {

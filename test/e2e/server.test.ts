@@ -44,6 +44,8 @@ beforeAll(async () => {
   server.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   server.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   await until('the server answering /health', async () => ((await fetch(`${base}/health`)).ok ? true : undefined));
+  // The banner comes once the workers run too (the server listens first).
+  await until('the next steps printed', async () => (output.includes('Try it:') ? true : undefined));
 });
 
 afterAll(async () => {

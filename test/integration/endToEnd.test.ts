@@ -114,6 +114,7 @@ describe(`end to end: ${N} contacts`, () => {
     }
 
     // Temporary data is gone; logs and stats stay.
-    expect(await t.platform.queue.depth()).toBe(0);
+    expect(await t.platform.queue.depth()).toEqual({ ready: 0, unacked: 0, delayed: 0, deadLettered: 0 });
+    expect(await t.platform.jobStore.batchPlan(action.id)).toEqual([]);
   });
 });

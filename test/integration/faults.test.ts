@@ -3,7 +3,8 @@ import { createBulkAction } from '../../src/actions/createBulkAction';
 import { PermanentError } from '../../src/errors';
 import { BaseEntityHandler, type EntityResult } from '../../src/handlers/BaseEntityHandler';
 import { handlers } from '../../src/handlers/index';
-import { ActionNotStoredYet, ORPHAN_GRACE_MS, processBatch } from '../../src/processing/processBatch';
+import { startOutboxSweeper } from '../../src/actions/outbox';
+import { processBatch } from '../../src/processing/processBatch';
 import type { EntitySnapshot } from '../../src/store/entityStore';
 import type { BulkAction, FieldUpdates } from '../../src/types/entities';
 import { makeTestPlatform, waitForAction, type TestPlatform } from '../support/testPlatform';
@@ -82,14 +83,14 @@ describe('faults and retries', () => {
     const actionId = await create('contact', ids);
     // The action completes with batch 1's outcomes already recorded; its redelivery comes after,
     // finds the action finished, and is acked: the queue empties only through that redelivery.
-    await waitFor(async () => (await t.platform.queue.depth()) === 0, 10_000, 'batch 1 redelivered and acked');
+    await waitFor(async () => (await t.platform.queue.depth()).ready + (await t.platform.queue.depth()).delayed === 0, 10_000, 'batch 1 redelivered and acked');
     const action = await waitForAction(t.platform, actionId);
     expect(crashed).toBe(true);
     expect(action.progress).toEqual({ processed: 30, succeeded: 30, failed: 0, skipped: 0 });
     await expectCountersEqualLogs(action);
   });
 
-  it('transient handler errors back off per the retry policy and redo only unrecorded entities', async () => {
+  it('transient handler errors go back to the queue and are retried until they pass', async () => {
     const seen: string[][] = [];
     class FlakyContacts extends BaseEntityHandler {
       override readonly dedupeKey = 'email';
@@ -106,22 +107,16 @@ describe('faults and retries', () => {
         return handlers.contact.processBatch(entities, updates);
       }
     }
-    t = await makeTestPlatform({ BATCH_SIZE: '5', RETRY_BASE_DELAY_MS: '100', RETRY_ATTEMPTS: '4' }, { handlers: { ...handlers, contact: new FlakyContacts() } });
+    t = await makeTestPlatform({ BATCH_SIZE: '5', MAX_BATCH_ATTEMPTS: '4' }, { handlers: { ...handlers, contact: new FlakyContacts() } });
     const ids = await seedContacts(5);
-    const waits: number[] = [];
-    await t.startWorkers({ delay: async (ms) => void waits.push(ms) });
+    await t.startWorkers();
     const action = await waitForAction(t.platform, await create('contact', ids));
     expect(seen).toEqual([ids, ids, ids]);
-    // Exponential from 100 ms with up to 50% jitter: [50,100] then [100,200].
-    expect(waits).toHaveLength(2);
-    expect(waits[0]).toBeGreaterThanOrEqual(50);
-    expect(waits[0]).toBeLessThanOrEqual(100);
-    expect(waits[1]).toBeGreaterThanOrEqual(100);
-    expect(waits[1]).toBeLessThanOrEqual(200);
     expect(action.progress).toEqual({ processed: 5, succeeded: 5, failed: 0, skipped: 0 });
+    expect((await t.platform.queue.depth()).deadLettered).toBe(0);
   });
 
-  it('errors that outlast every retry fail the remaining entities with RETRIES_EXHAUSTED', async () => {
+  it('errors that outlast MAX_BATCH_ATTEMPTS fail the remaining entities with RETRIES_EXHAUSTED and dead-letter the batch', async () => {
     class AlwaysDown extends BaseEntityHandler {
       constructor() {
         super('contact');
@@ -131,14 +126,15 @@ describe('faults and retries', () => {
       }
       async updateEntity(): Promise<void> {}
     }
-    t = await makeTestPlatform({ RETRY_ATTEMPTS: '3' }, { handlers: { ...handlers, contact: new AlwaysDown() } });
+    t = await makeTestPlatform({ MAX_BATCH_ATTEMPTS: '3' }, { handlers: { ...handlers, contact: new AlwaysDown() } });
     const ids = await seedContacts(4);
-    await t.startWorkers({ delay: async () => {} });
+    await t.startWorkers();
     const action = await waitForAction(t.platform, await create('contact', [...ids, 'missing']));
     expect(action.status).toBe('FAILED');
     expect(action.progress).toEqual({ processed: 5, succeeded: 0, failed: 5, skipped: 0 });
     const stats = (await t.app.inject({ url: `/api/bulk-actions/${action.id}/stats` })).json();
     expect(stats.errorsByCode).toEqual({ RETRIES_EXHAUSTED: 4, NOT_FOUND: 1 });
+    await waitFor(async () => (await t.platform.queue.depth()).deadLettered === 1, 5_000, 'the batch dead-lettered');
   });
 
   it('a PermanentError thrown for a whole batch fails its entities at once, with its code', async () => {
@@ -166,15 +162,14 @@ describe('faults and retries', () => {
     expect(logs.items.map((r: { code: string }) => r.code)).toEqual(['CRM_REJECTED', 'CRM_REJECTED', 'CRM_REJECTED']);
   });
 
-  it('a batch delivered more than maxDeliveries times fails what is left instead of looping', async () => {
-    t = await makeTestPlatform();
+  it('a batch delivered after its last attempt died fails what is left and is dead-lettered, instead of looping', async () => {
+    t = await makeTestPlatform({ MAX_BATCH_ATTEMPTS: '3' });
     const ids = await seedContacts(3);
     const actionId = await create('contact', ids);
-    const batch = { actionId, accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0, 1, 2], fieldsToUpdate: { status: 'customer' }, createdAt: Date.now() };
+    const batch = { actionId, accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0, 1, 2], fieldsToUpdate: { status: 'customer' } };
     // Pretend an earlier delivery recorded the first entity before its worker died.
     await t.platform.jobStore.recordOutcomes(actionId, [{ seq: 0, entityId: ids[0]!, status: 'SUCCESS', code: null, message: null }], Date.now());
-    const deps = { ...t.platform, retry: { ...t.platform.retry, maxDeliveries: 3 } };
-    await processBatch(deps, batch, { deliveryCount: 4 });
+    expect(await processBatch(t.platform, batch, { attempt: 4 })).toBe('dead-letter');
     const action = (await t.platform.jobStore.getAction(actionId))!;
     expect(action.status).toBe('COMPLETED');
     expect(action.progress).toEqual({ processed: 3, succeeded: 1, failed: 2, skipped: 0 });
@@ -200,59 +195,115 @@ describe('faults and retries', () => {
     }
     t = await makeTestPlatform({}, { handlers: { ...handlers, contact: new StepByStep() } });
     const ids = await seedContacts(4);
-    await t.startWorkers({ delay: async () => {} });
+    await t.startWorkers();
     const action = await waitForAction(t.platform, await create('contact', ids));
     expect(updatedIds).toEqual(['c00000', 'c00001', 'c00002', 'c00003']); // c00000 and c00001 were not redone
     expect(action.progress).toEqual({ processed: 4, succeeded: 4, failed: 0, skipped: 0 });
   });
 });
 
-describe('the gap between queueing the batches and storing the action', () => {
-  it('a queue that refuses the batches stores nothing: the client gets an error and may retry', async () => {
-    t = await makeTestPlatform();
+describe('the outbox: no batch without its action, no stored action without its batches', () => {
+  const body = (entityIds: string[]) => ({ accountId: ACCOUNT, entityType: 'contact', entityIds, fieldsToUpdate: { status: 'customer' } });
+
+  it('a queue that refuses the batches still answers 202; the sweeper publishes them and the action completes', async () => {
+    t = await makeTestPlatform({ BATCH_SIZE: '2', OUTBOX_GRACE_MS: '0', OUTBOX_SWEEP_INTERVAL_MS: '60000' });
+    const ids = await seedContacts(5);
     const real = t.platform.queue;
+    let refused = 0;
     t.platform.queue = Object.assign(Object.create(real) as typeof real, {
-      enqueue: async () => {
+      publish: async () => {
+        refused++;
         throw new Error('broker unreachable');
       },
     });
-    const res = await t.app.inject({ method: 'POST', url: '/api/bulk-actions/contact', payload: { accountId: ACCOUNT, entityIds: ['a', 'b'], fieldsToUpdate: { status: 'customer' } } });
-    expect(res.statusCode).toBe(500);
-    expect(res.json().error.code).toBe('INTERNAL');
-    expect((await t.platform.jobStore.listActions({}, 0, 10)).total).toBe(0);
-    expect(await real.depth()).toBe(0);
+    const res = await t.app.inject({ method: 'POST', url: '/api/bulk-actions', payload: body([...ids, ids[0]!]) });
+    expect(res.statusCode).toBe(202);
+    expect(refused).toBe(1);
+    const actionId = res.json().id as string;
+    expect(await t.platform.jobStore.listUnpublished(Date.now() + 1, 10)).toEqual([actionId]);
+    expect(await real.depth()).toMatchObject({ ready: 0 });
+
+    t.platform.queue = real;
+    const sweeper = startOutboxSweeper(t.platform, t.platform.config.outbox);
+    try {
+      expect(await sweeper.sweep()).toBe(1);
+      expect(await sweeper.sweep()).toBe(0);
+    } finally {
+      await sweeper.stop();
+    }
+    await t.startWorkers();
+    const action = await waitForAction(t.platform, actionId);
+    expect(action.progress).toEqual({ processed: 6, succeeded: 5, failed: 0, skipped: 1 });
+    await expectCountersEqualLogs(action);
   });
 
-  it('a batch that arrives before its action waits for it, then is handed back', async () => {
+  it('the sweeper leaves an action alone during its grace period (its create is still publishing)', async () => {
+    t = await makeTestPlatform({ OUTBOX_GRACE_MS: '60000' });
+    const ids = await seedContacts(2);
+    const { actionId } = await createBulkAction({ ...t.platform, queue: Object.assign(Object.create(t.platform.queue) as typeof t.platform.queue, { publish: async () => { throw new Error('down'); } }) }, body(ids), null);
+    const sweeper = startOutboxSweeper(t.platform, t.platform.config.outbox);
+    try {
+      expect(await sweeper.sweep()).toBe(0);
+    } finally {
+      await sweeper.stop();
+    }
+    expect(await t.platform.jobStore.listUnpublished(Date.now() + 60_001, 10)).toEqual([actionId]);
+  });
+
+  it('a batch published twice (the sweeper and a slow create) counts nothing twice', async () => {
+    t = await makeTestPlatform({ BATCH_SIZE: '2' });
+    const ids = await seedContacts(5);
+    const { actionId } = await createBulkAction(t.platform, body(ids), null);
+    await t.platform.queue.publish(await t.platform.jobStore.batchPlan(actionId));
+    await t.startWorkers();
+    const action = await waitForAction(t.platform, actionId);
+    expect(action.progress).toEqual({ processed: 5, succeeded: 5, failed: 0, skipped: 0 });
+    await expectCountersEqualLogs(action);
+  });
+
+  it('a batch of an unknown action is acknowledged and dropped, touching nothing', async () => {
     t = await makeTestPlatform();
     const ids = await seedContacts(2);
-    const batch = { actionId: 'not-yet', accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0, 1], fieldsToUpdate: { status: 'customer' }, createdAt: Date.now() };
-    let waits = 0;
-    const deps = { ...t.platform, delay: async () => void waits++ };
-    await expect(processBatch(deps, batch, { deliveryCount: 1 })).rejects.toBeInstanceOf(ActionNotStoredYet);
-    expect(waits).toBe(40); // it polled for the action (2 s in 50 ms steps) before handing the batch back
+    const batch = { actionId: 'never-stored', accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0, 1], fieldsToUpdate: { status: 'customer' } };
+    expect(await processBatch(t.platform, batch, { attempt: 1 })).toBe('ack');
     expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[0]!))?.data.status).toBe('lead');
   });
 
-  it('a batch whose action never appeared (the process died in between) is dropped after the grace period', async () => {
+  it('a batch of a finished action is acknowledged and dropped', async () => {
     t = await makeTestPlatform();
     const ids = await seedContacts(2);
-    const batch = { actionId: 'never', accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0, 1], fieldsToUpdate: { status: 'customer' }, createdAt: Date.now() - ORPHAN_GRACE_MS - 1 };
-    await processBatch(t.platform, batch, { deliveryCount: 3 });
-    expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[0]!))?.data.status).toBe('lead');
+    await t.startWorkers();
+    const actionId = await create('contact', ids, { status: 'churned' });
+    await waitForAction(t.platform, actionId);
+    const [first] = await t.platform.jobStore.batchPlan(actionId);
+    expect(first).toBeUndefined(); // the plan is temporary data, gone at completion
+    const late = { actionId, accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0, 1], fieldsToUpdate: { status: 'customer' } };
+    expect(await processBatch(t.platform, late, { attempt: 2 })).toBe('ack');
+    expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[0]!))?.data.status).toBe('churned');
   });
 
-  it('the loser of two identical concurrent creates leaves no batches behind', async () => {
+  it('a batch whose message names another account still works in its action\'s account', async () => {
+    t = await makeTestPlatform();
+    const ids = await seedContacts(1);
+    await t.platform.entityStore.insertMany('contact', 'victim', [{ id: 'v1', data: { status: 'lead' } }], Date.now());
+    const { actionId } = await createBulkAction({ ...t.platform, queue: Object.assign(Object.create(t.platform.queue) as typeof t.platform.queue, { publish: async () => {} }) }, body(ids), null);
+    const forged = { actionId, accountId: 'victim', entityType: 'contact', batchNo: 0, entityIds: ['v1'], seqs: [0], fieldsToUpdate: { status: 'churned' } };
+    expect(await processBatch(t.platform, forged, { attempt: 1 })).toBe('ack');
+    expect((await t.platform.entityStore.get('contact', 'victim', 'v1'))?.data.status).toBe('lead');
+    const logs = await t.platform.jobStore.listOutcomes(actionId, null, 0, 10);
+    expect(logs.items.map((o) => [o.entityId, o.code])).toEqual([['v1', 'NOT_FOUND']]);
+  });
+
+  it('of two identical concurrent creates, the loser stores and publishes nothing', async () => {
     t = await makeTestPlatform();
     const ids = await seedContacts(3);
-    const body = { accountId: ACCOUNT, entityType: 'contact', entityIds: ids, fieldsToUpdate: { status: 'customer' } };
-    await createBulkAction(t.platform, body, null);
+    await createBulkAction(t.platform, body(ids), null);
     // The second request passed the duplicate lookup before the first stored its action (the race):
-    // its insert then finds the duplicate, and its batches must go.
+    // the insert's own re-check refuses it, before anything is published.
     const store = t.platform.jobStore;
     const racing = { ...t.platform, jobStore: Object.assign(Object.create(store) as typeof store, { findExisting: async () => null }) };
-    await expect(createBulkAction(racing, body, null)).rejects.toMatchObject({ code: 'DUPLICATE_ACTION' });
-    expect(await t.platform.queue.depth()).toBe(1);
+    await expect(createBulkAction(racing, body(ids), null)).rejects.toMatchObject({ code: 'DUPLICATE_ACTION' });
+    expect((await t.platform.queue.depth()).ready).toBe(1);
     expect((await store.listActions({}, 0, 10)).total).toBe(1);
   });
 });

@@ -44,8 +44,9 @@ describe('seedEntities', () => {
     expect(streamed).toHaveLength(25_000);
     expect(streamed.slice(0, 2)).toEqual(['contact-acme-0000001', 'contact-acme-0000002']);
     expect(await store.count('contact', 'acme')).toBe(25_000);
-    expect(await store.listIds('contact', 'acme', null, 3)).toEqual(['contact-acme-0000001', 'contact-acme-0000002', 'contact-acme-0000003']);
-    expect(await store.listIds('contact', 'acme', 'contact-acme-0024999', 10)).toEqual(['contact-acme-0025000']);
+    expect(streamed.at(-1)).toBe('contact-acme-0025000');
+    expect((await store.getMany('contact', 'acme', ['contact-acme-0000001', 'contact-acme-0025000', 'contact-acme-0025001'])).map((e) => e.id).sort())
+      .toEqual(['contact-acme-0000001', 'contact-acme-0025000']);
     expect(await store.count('contact', 'other')).toBe(0);
     expect(await store.count('lead', 'acme')).toBe(0);
   });
@@ -66,7 +67,7 @@ describe('seedEntities', () => {
 describe('seedDemoAccount', () => {
   it('seeds an empty data dir once, then leaves the demo account alone', async () => {
     const config = loadConfig({ DATA_DIR: path.join(dir, 'platform'), LOG_LEVEL: 'silent' });
-    const platform = buildPlatform(config, { logger: pino({ level: 'silent' }) });
+    const platform = await buildPlatform(config, { logger: pino({ level: 'silent' }) });
     try {
       const first = await seedDemoAccount(platform);
       expect(first).toEqual({ accountId: 'demo', counts: { contact: 5_000, lead: 5_000, account: 2_000, product: 2_000 }, seededNow: true });

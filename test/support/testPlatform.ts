@@ -27,7 +27,7 @@ export async function makeTestPlatform(
 ): Promise<TestPlatform> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulk-test-'));
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', RETRY_BASE_DELAY_MS: '1', ...env });
-  const platform = buildPlatform(config, { logger: pino({ level: 'silent' }), handlers: options.handlers });
+  const platform = await buildPlatform(config, { logger: pino({ level: 'silent' }), handlers: options.handlers });
   const app = await buildApp(platform);
   const subscriptions: Subscription[] = [];
   const start = async (overrides: Partial<ProcessingDeps> = {}) => {

@@ -27,31 +27,41 @@ describe('planBatches', () => {
 });
 
 describe('splitIntoBatches', () => {
+  const context = (fieldsToUpdate: Record<string, string | number> = { status: 'customer' }) => ({
+    actionId: 'act-1', accountId: 'acct-1', entityType: 'contact', fieldsToUpdate,
+  });
+
   it('splits 2500 IDs into batches of 1000, 1000 and 500 numbered from 0', () => {
     const ids = Array.from({ length: 2500 }, (_, i) => `id-${i}`);
-    const { unique } = planBatches(ids);
     const fields = { status: 'customer' };
-    const batches = splitIntoBatches('act-1', 'acct-1', 'contact', fields, unique, 1000, 42);
+    const batches = splitIntoBatches(context(fields), planBatches(ids), 1000);
     expect(batches.map((b) => b.entityIds.length)).toEqual([1000, 1000, 500]);
     expect(batches.map((b) => b.batchNo)).toEqual([0, 1, 2]);
     const last = batches[2];
     expect(last?.entityIds[0]).toBe('id-2000');
     expect(last?.seqs[0]).toBe(2000);
     expect(last?.seqs.at(-1)).toBe(2499);
-    expect(last).toMatchObject({ actionId: 'act-1', accountId: 'acct-1', entityType: 'contact', fieldsToUpdate: fields, createdAt: 42 });
+    expect(last).toEqual({ ...context(fields), batchNo: 2, entityIds: ids.slice(2000), seqs: Array.from({ length: 500 }, (_, i) => 2000 + i) });
   });
 
-  it('carries the request seqs of the unique IDs, skipping repeats', () => {
-    const { unique } = planBatches(['a', 'a', 'b', 'c']);
-    const batches = splitIntoBatches('act', 'acct', 'lead', { score: 1 }, unique, 2, 0);
-    expect(batches.map((b) => [b.entityIds, b.seqs])).toEqual([
-      [['a', 'b'], [0, 2]],
-      [['c'], [3]],
+  it('puts the repeats in batches of their own after the first occurrences, with where each first appeared', () => {
+    const batches = splitIntoBatches(context({ score: 1 }), planBatches(['a', 'a', 'b', 'c', 'a', 'b']), 2);
+    expect(batches.map((b) => [b.batchNo, b.entityIds, b.seqs, b.firstSeqs])).toEqual([
+      [0, ['a', 'b'], [0, 2], undefined],
+      [1, ['c'], [3], undefined],
+      [2, ['a', 'a'], [1, 4], [0, 0]],
+      [3, ['b'], [5], [2]],
     ]);
   });
 
+  it('covers every position exactly once', () => {
+    const ids = Array.from({ length: 1000 }, (_, i) => `id-${i % 37}`);
+    const seqs = splitIntoBatches(context(), planBatches(ids), 64).flatMap((b) => b.seqs);
+    expect(seqs.sort((x, y) => x - y)).toEqual(ids.map((_, i) => i));
+  });
+
   it('rejects a batch size below 1', () => {
-    expect(() => splitIntoBatches('act', 'acct', 'lead', { score: 1 }, { ids: ['a'], seqs: [0] }, 0, 0)).toThrow(RangeError);
+    expect(() => splitIntoBatches(context(), planBatches(['a']), 0)).toThrow(RangeError);
   });
 });
 
