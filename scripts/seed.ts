@@ -1,22 +1,20 @@
 /**
- * Seeds fake entities into an account of the embedded data dir, optionally writing their IDs to a file:
+ * Seeds fake entities into an account, optionally writing their IDs to a file:
  *
  *   npm run seed -- --account acme --type contact --count 1000000 --out ids.txt
  *
- * Safe while the server runs: it shares the SQLite file (WAL, busy_timeout). That is also why it
- * opens the database itself instead of calling buildPlatform, which releases every queue lease
- * on the assumption that no other process is using the data dir.
+ * Into the embedded data dir (DATA_DIR), or into MongoDB when MONGODB_URL and RABBITMQ_URL are set.
+ * Safe while the server runs: embedded, it shares the SQLite file (WAL, busy_timeout), which is
+ * why it opens only the entity store instead of calling buildPlatform (that releases every queue
+ * lease on the assumption that no other process uses the data dir).
  */
 import fs from 'node:fs';
 import { once } from 'node:events';
-import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { openDatabase } from '../src/adapters/sqlite/database';
-import { SqliteEntityStore } from '../src/adapters/sqlite/sqliteEntityStore';
-import { ConfigError, loadConfig } from '../src/config';
+import { ConfigError, loadConfig, type Config } from '../src/config';
 import { handlerFor, handlers } from '../src/handlers/index';
-import { DATABASE_FILE } from '../src/platform';
+import { openEntityStore } from '../src/platform';
 import { seedEntities } from '../src/seeding/generateEntities';
 
 const MAX_COUNT = 10_000_000;
@@ -31,7 +29,8 @@ const USAGE = `usage: npm run seed -- --account <id> --type <entityType> --count
   --out                   write the IDs there, one per line
   --prefix                ID prefix (default <type>-<account>-, so accounts never share IDs)
 
-The data dir is DATA_DIR (default ./data), as for the server.`;
+The data dir is DATA_DIR (default ./data), as for the server; with MONGODB_URL and RABBITMQ_URL
+set, entities go to MongoDB (MONGODB_DATABASE) instead.`;
 
 interface SeedArgs {
   accountId: string;
@@ -105,10 +104,10 @@ async function openIdFile(file: string) {
 
 async function main(): Promise<number> {
   let args: SeedArgs | 'help';
-  let dataDir: string;
+  let config: Config;
   try {
     args = parseSeedArgs(process.argv.slice(2));
-    dataDir = loadConfig(process.env).dataDir;
+    config = loadConfig(process.env);
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`seed: ${error.message}\n\n${USAGE}`);
@@ -126,9 +125,8 @@ async function main(): Promise<number> {
   }
 
   const { accountId, entityType, count, out } = args;
-  const db = openDatabase(path.join(dataDir, DATABASE_FILE));
+  const { entityStore: store, close } = await openEntityStore(config);
   try {
-    const store = new SqliteEntityStore(db, (type) => handlerFor(handlers, type)?.dedupeKey);
     const idFile = out === undefined ? undefined : await openIdFile(out);
     const showProgress = process.stderr.isTTY;
     const started = performance.now();
@@ -148,7 +146,7 @@ async function main(): Promise<number> {
     console.log(`seeded ${count} ${entityType} entities into account ${accountId} in ${seconds.toFixed(1)} s (${rate}/s)${where}`);
     return 0;
   } finally {
-    db.close();
+    await close();
   }
 }
 

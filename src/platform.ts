@@ -131,6 +131,20 @@ export async function buildPlatform(config: Config, options: PlatformOptions): P
   };
 }
 
+/**
+ * Only the entity store of the configured mode, for tools that run beside a live platform
+ * (`npm run seed`, benchmarks): it touches no queue and releases no lease.
+ */
+export async function openEntityStore(config: Config, handlers: HandlerRegistry = builtInHandlers): Promise<{ entityStore: EntityStore; close(): Promise<void> }> {
+  if (config.distributed) {
+    const { openMongoStores } = await import('./adapters/mongodb/connection');
+    const mongo = await openMongoStores(config.distributed, dedupeFieldOf(handlers));
+    return { entityStore: mongo.entityStore, close: () => mongo.close() };
+  }
+  const db = openDatabase(path.join(config.dataDir, DATABASE_FILE));
+  return { entityStore: new SqliteEntityStore(db, dedupeFieldOf(handlers)), close: async () => db.close() };
+}
+
 export function retryPolicyOf(config: Config): RetryPolicy {
   return { ...DEFAULT_RETRY_POLICY, ...config.retry };
 }

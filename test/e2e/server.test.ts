@@ -1,61 +1,35 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startServer, until as untilDone, type ServerProcess } from '../support/serverProcess';
 
 /**
  * The real thing, the way a newcomer meets it: `npm start` on an empty data dir (demo data, worker
  * threads), driven over HTTP with the quick start's requests, then stopped with SIGTERM.
  */
-let server: ChildProcess;
+let server: ServerProcess;
 let base: string;
-let output = '';
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulk-e2e-'));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen in ${timeoutMs} ms; server said:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined>) => untilDone(what, fn, 30_000, () => `server said:\n${server.output()}`);
 
 beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  server = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', WORKER_THREADS: '2' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  server.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  server = startServer({ DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', WORKER_THREADS: '2' });
   await until('the server answering /health', async () => ((await fetch(`${base}/health`)).ok ? true : undefined));
   // The banner comes once the workers run too (the server listens first).
-  await until('the next steps printed', async () => (output.includes('Try it:') ? true : undefined));
+  await until('the next steps printed', async () => (server.output().includes('Try it:') ? true : undefined));
 });
 
 afterAll(async () => {
-  if (server.exitCode === null) server.kill('SIGKILL');
+  await server.kill('SIGKILL');
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('npm start on an empty data dir', () => {
   it('prints the next steps and serves the quick start', async () => {
-    expect(output).toContain('contact-0000001');
+    expect(server.output()).toContain('contact-0000001');
     const created = await fetch(`${base}/api/bulk-actions/contact`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -95,8 +69,6 @@ describe('npm start on an empty data dir', () => {
     expect(skipped).toBeGreaterThan(0);
     expect(errorsByCode).toEqual({ DUPLICATE_EMAIL: skipped });
 
-    const exit = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
-    server.kill('SIGTERM');
-    expect(await exit).toBe(0);
+    expect(await server.kill('SIGTERM')).toBe(0);
   });
 });
