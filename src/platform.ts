@@ -142,7 +142,12 @@ export async function openEntityStore(config: Config, handlers: HandlerRegistry 
     return { entityStore: mongo.entityStore, close: () => mongo.close() };
   }
   const db = openDatabase(path.join(config.dataDir, DATABASE_FILE));
-  return { entityStore: new SqliteEntityStore(db, dedupeFieldOf(handlers)), close: async () => db.close() };
+  return {
+    entityStore: new SqliteEntityStore(db, dedupeFieldOf(handlers)),
+    close: async () => {
+      db.close();
+    },
+  };
 }
 
 export function retryPolicyOf(config: Config): RetryPolicy {

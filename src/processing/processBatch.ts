@@ -105,10 +105,7 @@ async function processEntities(deps: ProcessingDeps, batch: BatchMessage, pendin
     const error = toError(thrown);
     const context = { err: error, actionId: batch.actionId, batchNo: batch.batchNo, attempt: delivery.attempt };
     const permanent = error instanceof PermanentError;
-    if (!permanent && !isLastAttempt(delivery.attempt, deps.retry)) {
-      logger.warn(context, 'batch failed; the queue delivers it again after a backoff');
-      throw error;
-    }
+    if (!permanent && !isLastAttempt(delivery.attempt, deps.retry)) throw error; // the worker logs the hand-back
     logger.error(context, permanent ? 'batch failed permanently' : 'batch failed on its last attempt');
     const rest = await withoutRecorded(jobStore, batch.actionId, pending);
     await jobStore.recordOutcomes(batch.actionId, failAll(rest, permanent ? error.code : 'RETRIES_EXHAUSTED', error.message), now());

@@ -1,3 +1,4 @@
+import { toError } from '../errors';
 import type { BatchQueue, Subscription } from '../queue/batchQueue';
 import { processBatch, type ProcessingDeps } from './processBatch';
 
@@ -14,7 +15,16 @@ export function startWorkers(deps: ProcessingDeps, queue: BatchQueue, concurrenc
       await deps.onActionFinished?.(action);
     },
   };
-  return queue.consume((batch, delivery) => processBatch(withLog, batch, delivery), {
+  return queue.consume(async (batch, delivery) => {
+    try {
+      return await processBatch(withLog, batch, delivery);
+    } catch (thrown) {
+      // The one place a handed-back batch is reported; the queue delivers it again after a backoff.
+      const context = { err: toError(thrown), actionId: batch.actionId, batchNo: batch.batchNo, attempt: delivery.attempt };
+      deps.logger.warn(context, 'batch handed back to the queue; it is delivered again after a backoff');
+      throw thrown;
+    }
+  }, {
     concurrency,
     onError: (error) => deps.logger.error({ err: error }, 'batch queue error; consuming goes on'),
   });

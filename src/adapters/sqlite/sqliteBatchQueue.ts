@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toError } from '../../errors';
-import type { BatchConsumer, BatchQueue, BatchVerdict, ConsumeOptions, QueueDepth, QueueRetry, Subscription } from '../../queue/batchQueue';
+import type { BatchConsumer, BatchQueue, ConsumeOptions, QueueDepth, QueueRetry, Subscription } from '../../queue/batchQueue';
 import type { BatchMessage } from '../../types/entities';
 import type { SqliteDatabase } from './database';
 
@@ -22,6 +22,9 @@ interface ClaimedRow {
   payload: string;
   deliveries: number;
 }
+
+/** How a delivered batch is settled: removed, handed back for a retry (with why), or moved to the dead letters (with why). */
+type Settlement = { ack: true } | { retry: string } | { deadLetter: string };
 
 type Statements = Record<'insert' | 'claim' | 'renew' | 'ack' | 'release' | 'toDeadLetters' | 'depth', Statement>;
 
@@ -54,7 +57,7 @@ export class SqliteBatchQueue implements BatchQueue {
         RETURNING id, payload, deliveries`),
       renew: db.prepare(`UPDATE queue_batches SET leased_until = :until ${leased}`),
       ack: db.prepare(`DELETE FROM queue_batches ${leased}`),
-      release: db.prepare(`UPDATE queue_batches SET leased_until = :until, lease_token = NULL ${leased}`),
+      release: db.prepare(`UPDATE queue_batches SET leased_until = :until, lease_token = NULL, last_error = :error ${leased}`),
       toDeadLetters: db.prepare(`INSERT INTO queue_dead_letters (action_id, payload, reason, deliveries, dead_lettered_at)
         SELECT action_id, payload, :reason, deliveries, :now FROM queue_batches ${leased}`),
       depth: db.prepare(`SELECT
@@ -152,28 +155,27 @@ export class SqliteBatchQueue implements BatchQueue {
         report(error); // the next renewal may succeed; if none does, the lease expires and the batch comes back
       }
     }, this.leaseMs / 3);
-    let verdict: BatchVerdict | null = null;
+    let how: Settlement;
     try {
-      verdict = await consumer(batch, { attempt: row.deliveries });
-    } catch {
-      // A rejection is the consumer handing the batch back (it reported why): retried after a backoff.
+      how = (await consumer(batch, { attempt: row.deliveries })) === 'ack' ? { ack: true } : { deadLetter: 'out of attempts' };
+    } catch (error) {
+      // The consumer hands the batch back (and logged why): it comes back after a backoff, with
+      // the reason kept on the row for operators.
+      how = { retry: toError(error).message };
     } finally {
       clearInterval(renewal);
     }
-    const outcome = verdict === null ? { retry: true as const } : verdict === 'ack' ? { ack: true as const } : { deadLetter: 'out of attempts' };
-    this.settle(row, token, outcome, report);
+    this.settle(row, token, how, report);
   }
 
-  private settle(
-    row: ClaimedRow,
-    token: string,
-    how: { ack: true } | { retry: true } | { deadLetter: string },
-    report: (error: unknown) => void,
-  ): void {
+  private settle(row: ClaimedRow, token: string, how: Settlement, report: (error: unknown) => void): void {
     const key = { id: row.id, token };
     try {
       if ('ack' in how) this.db.writeLocked(() => this.s.ack.run(key));
-      else if ('retry' in how) this.db.writeLocked(() => this.s.release.run({ ...key, until: Date.now() + this.options.retry.backoffMs(row.deliveries) }));
+      else if ('retry' in how) {
+        const until = Date.now() + this.options.retry.backoffMs(row.deliveries);
+        this.db.writeLocked(() => this.s.release.run({ ...key, until, error: how.retry }));
+      }
       else {
         this.db.writeTransaction(() => {
           this.s.toDeadLetters.run({ ...key, reason: how.deadLetter, now: Date.now() });

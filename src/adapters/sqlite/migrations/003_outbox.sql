@@ -17,6 +17,8 @@ CREATE TABLE action_batches (
 -- The queue's lease holder: set on claim, checked by renew, ack and release (a consumer whose lease
 -- was taken over cannot settle the batch), cleared when the batch is handed back for a retry.
 ALTER TABLE queue_batches ADD COLUMN lease_token TEXT;
+-- Why the batch's last delivery was handed back (the consumer logged it too): shown to operators.
+ALTER TABLE queue_batches ADD COLUMN last_error TEXT;
 
 -- Batches given up on (out of attempts, or a payload that does not parse): kept for operators.
 CREATE TABLE queue_dead_letters (
