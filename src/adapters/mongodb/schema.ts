@@ -83,18 +83,15 @@ export async function ensureEntityIndexes<T extends Document>(collection: Collec
   await createIndexes(collection, ENTITY_INDEXES, logger);
 }
 
+/**
+ * One command per index: FerretDB 1.24 drops the connection (a server-side panic) when every index
+ * of a multi-index createIndexes already exists, which is every start-up after the first.
+ */
 async function createIndexes<T extends Document>(collection: Collection<T>, indexes: IndexDescription[], logger?: Logger): Promise<void> {
-  try {
-    // One round trip on a server that has every feature used.
-    await collection.createIndexes(indexes);
-    return;
-  } catch (thrown) {
-    if (!isNotImplemented(thrown)) throw thrown;
-  }
-  for (const index of indexes) await createIndexWithFallback(collection, index, logger);
+  for (const index of indexes) await createIndex(collection, index, logger);
 }
 
-async function createIndexWithFallback<T extends Document>(collection: Collection<T>, index: IndexDescription, logger?: Logger): Promise<void> {
+async function createIndex<T extends Document>(collection: Collection<T>, index: IndexDescription, logger?: Logger): Promise<void> {
   try {
     await collection.createIndexes([index]);
     return;
