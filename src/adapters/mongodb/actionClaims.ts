@@ -40,11 +40,12 @@ export const STALE_CLAIM_MS = 60_000;
 /** Tries at one claim before giving up when other creates keep moving it (each try is 2-3 round trips). */
 const MAX_CLAIM_ATTEMPTS = 10;
 
-/** The account is URI-encoded so that no `:` in it can make two (account, key) pairs one id. */
+/** The claim of an Idempotency-Key. The account is URI-encoded so that no `:` in it can make two (account, key) pairs one id. */
 export function keyClaimId(accountId: string, idempotencyKey: string): string {
   return `key:${encodeURIComponent(accountId)}:${idempotencyKey}`;
 }
 
+/** The claim of a payload hash in an account (the duplicate window's check). */
 export function payloadClaimId(accountId: string, payloadHash: string): string {
   return `payload:${encodeURIComponent(accountId)}:${payloadHash}`;
 }

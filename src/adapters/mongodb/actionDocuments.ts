@@ -54,10 +54,13 @@ export interface OutcomeDocument {
   processedAt: number;
 }
 
+/** Statuses after which nothing changes an action: no counting, no completion, not swept. */
 export const TERMINAL: ActionStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
 
+/** The progress counter each outcome status moves (besides `processed`). */
 export const COUNTER_OF: Record<OutcomeStatus, 'succeeded' | 'failed' | 'skipped'> = { SUCCESS: 'succeeded', FAILED: 'failed', SKIPPED: 'skipped' };
 
+/** A new action as stored: counters as given (zero), no per-code counts, not yet published, no batch counted. */
 export function toActionDocument(input: NewAction): ActionDocument {
   const { action } = input;
   return {
@@ -82,6 +85,7 @@ export function toActionDocument(input: NewAction): ActionDocument {
   };
 }
 
+/** The port's BulkAction: exactly its fields, absent times as null (round-trips `toActionDocument`). */
 export function toAction(doc: ActionDocument): BulkAction {
   const p = doc.progress;
   return {
@@ -99,15 +103,18 @@ export function toAction(doc: ActionDocument): BulkAction {
   };
 }
 
+/** The message is stored whole and given back as it was (batchPlan). */
 export function toBatchDocument(batch: BatchMessage): BatchDocument {
   return { _id: `${batch.actionId}:${batch.batchNo}`, actionId: batch.actionId, batchNo: batch.batchNo, message: batch };
 }
 
+/** An outcome as stored, stamped with the time it was recorded (epoch ms). */
 export function toOutcomeDocument(actionId: string, outcome: Outcome, processedAt: number): OutcomeDocument {
   const { seq, entityId, status, code, message } = outcome;
   return { actionId, seq, entityId, status, code, message, processedAt };
 }
 
+/** An outcome document as the logs endpoint reads it. */
 export function toOutcomeLog(doc: OutcomeDocument): OutcomeLog {
   const { seq, entityId, status, code, message, processedAt } = doc;
   return { seq, entityId, status, code, message, processedAt };
@@ -115,17 +122,19 @@ export function toOutcomeLog(doc: OutcomeDocument): OutcomeLog {
 
 /**
  * The field name of a reason code in `errors`. Codes are chosen by handlers, and a field name
- * must not contain `.` (a path separator) or start with `$` (an operator), so `%`, `.` and `$` are
- * percent-encoded; the empty code becomes a lone `%`, which no encoded code can be.
+ * must not contain `.` (a path separator) or NUL (BSON ends names with it) or start with `$` (an
+ * operator), so `%`, `.`, `$` and NUL are percent-encoded; the empty code becomes a lone `%`,
+ * which no encoded code can be.
  */
 export function codeKey(code: string): string {
   if (code === '') return '%';
-  return code.replace(/[%.$]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return code.replace(/[%.$\0]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
+/** The reason code a `codeKey` stands for. */
 export function codeOfKey(key: string): string {
   if (key === '%') return '';
-  return key.replace(/%(25|2E|24)/g, (_match, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  return key.replace(/%(25|2E|24|00)/g, (_match, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
 /** The per-code counts of an action document, with the codes decoded. */

@@ -3,6 +3,7 @@ import { MongoBulkWriteError, MongoServerError, type AnyBulkWriteOperation, type
 /** MongoDB's duplicate key error: a unique index (or `_id`) already holds the value. */
 const DUPLICATE_KEY = 11000;
 
+/** Whether the driver threw MongoDB's duplicate key error (of a single-document write). */
 export function isDuplicateKeyError(thrown: unknown): boolean {
   return thrown instanceof MongoServerError && thrown.code === DUPLICATE_KEY;
 }
