@@ -1,0 +1,141 @@
+import type { Message, Options } from 'amqplib';
+import type { BatchMessage } from '../../types/entities';
+
+/**
+ * How a batch travels as an AMQP 0-9-1 message: its JSON in the body (content-type
+ * application/json), persistent (delivery-mode 2: written to disk by the broker), a message-id
+ * `actionId:batchNo` that operators can search for, and headers of our own:
+ * - `x-bulk-attempt`: the attempt this copy's first delivery is (1 when published, n + 1 on the
+ *   retry copy of a delivery n that threw);
+ * - `x-bulk-last-error`: on a retry copy, why the previous attempt failed (for operators);
+ * - `x-bulk-dead-letter-reason`: on a dead letter, why it is there.
+ */
+export const ATTEMPT_HEADER = 'x-bulk-attempt';
+export const LAST_ERROR_HEADER = 'x-bulk-last-error';
+export const DEAD_LETTER_REASON_HEADER = 'x-bulk-dead-letter-reason';
+
+/** Set by quorum queues on a redelivery: how many deliveries of this message went back unsettled (RabbitMQ docs, "Quorum Queues", poison message handling). */
+const DELIVERY_COUNT_HEADER = 'x-delivery-count';
+
+/** Header values are free text to the broker; keep operator notes short. */
+const MAX_NOTE_LENGTH = 500;
+
+/** One message to publish with a confirm, straight to `queue` through the default exchange. */
+export interface OutgoingMessage {
+  queue: string;
+  content: Buffer;
+  properties: Options.Publish;
+}
+
+/** The first publication of a batch. */
+export function batchMessage(queue: string, batch: BatchMessage): OutgoingMessage {
+  return {
+    queue,
+    content: Buffer.from(JSON.stringify(batch)),
+    properties: {
+      persistent: true,
+      contentType: 'application/json',
+      messageId: `${batch.actionId}:${batch.batchNo}`,
+      headers: { [ATTEMPT_HEADER]: 1 },
+    },
+  };
+}
+
+/**
+ * The copy of a delivered batch that waits out its backoff in a delay queue. `expiration` is the
+ * per-message TTL (ms, as a decimal string per the AMQP property); when it runs out the broker
+ * dead-letters the copy back to the work queue and strips the expiration, so it does not expire
+ * there. Only our headers are carried over: the new copy has no `x-delivery-count` of its own.
+ */
+export function retryCopy(delivered: Message, delayQueue: string, nextAttempt: number, delayMs: number, lastError: string): OutgoingMessage {
+  return {
+    queue: delayQueue,
+    content: delivered.content,
+    properties: {
+      ...carriedProperties(delivered),
+      expiration: String(Math.max(0, Math.round(delayMs))),
+      headers: { [ATTEMPT_HEADER]: nextAttempt, [LAST_ERROR_HEADER]: lastError.slice(0, MAX_NOTE_LENGTH) },
+    },
+  };
+}
+
+/** The copy kept in the dead-letter queue, with the attempt it ended on and why. */
+export function deadLetterCopy(delivered: Message, deadLetterQueue: string, attempt: number, reason: string): OutgoingMessage {
+  return {
+    queue: deadLetterQueue,
+    content: delivered.content,
+    properties: {
+      ...carriedProperties(delivered),
+      headers: { [ATTEMPT_HEADER]: attempt, [DEAD_LETTER_REASON_HEADER]: reason.slice(0, MAX_NOTE_LENGTH) },
+    },
+  };
+}
+
+function carriedProperties(delivered: Message): Options.Publish {
+  const { messageId, contentType } = delivered.properties as { messageId?: unknown; contentType?: unknown };
+  return {
+    persistent: true,
+    ...(typeof messageId === 'string' ? { messageId } : {}),
+    ...(typeof contentType === 'string' ? { contentType } : {}),
+  };
+}
+
+/**
+ * Which attempt this delivery is: the copy's own attempt (`x-bulk-attempt`, 1 if absent or not a
+ * positive integer) plus the redeliveries the broker counted for this copy (`x-delivery-count`:
+ * absent on a first delivery, n after n returns: a channel or connection closed with the message
+ * unacked, as when its consumer's process died). So every delivery counts exactly once, whether it
+ * came from a retry (a new copy) or from a redelivery (the same copy again).
+ */
+export function attemptOf(delivered: Message): number {
+  const headers = delivered.properties.headers ?? {};
+  const base = positiveInteger(headers[ATTEMPT_HEADER]) ?? 1;
+  const redeliveries = positiveInteger(headers[DELIVERY_COUNT_HEADER]) ?? 0;
+  return base + redeliveries;
+}
+
+function positiveInteger(value: unknown): number | null {
+  const n = typeof value === 'bigint' ? Number(value) : value;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : null;
+}
+
+/** A body that is not a BatchMessage; the reason says what is wrong with it. */
+export class MalformedBatchError extends Error {
+  override name = 'MalformedBatchError';
+}
+
+/**
+ * The batch in a message body. Checks every field the core relies on and keeps any others, so a
+ * producer that adds a field does not break older consumers. Throws MalformedBatchError.
+ */
+export function parseBatchMessage(content: Buffer): BatchMessage {
+  let value: unknown;
+  try {
+    value = JSON.parse(content.toString('utf8'));
+  } catch (error) {
+    throw new MalformedBatchError(`body is not JSON (${(error as Error).message})`);
+  }
+  if (!isRecord(value)) throw new MalformedBatchError('body is not a JSON object');
+  for (const field of ['actionId', 'accountId', 'entityType'] as const) {
+    if (typeof value[field] !== 'string' || value[field] === '') throw new MalformedBatchError(`${field} is not a non-empty string`);
+  }
+  if (!isIndex(value.batchNo)) throw new MalformedBatchError('batchNo is not a non-negative integer');
+  const { entityIds, seqs, firstSeqs } = value;
+  if (!Array.isArray(entityIds) || !entityIds.every((id) => typeof id === 'string')) throw new MalformedBatchError('entityIds is not an array of strings');
+  if (!Array.isArray(seqs) || !seqs.every(isIndex) || seqs.length !== entityIds.length) {
+    throw new MalformedBatchError('seqs is not an array of non-negative integers as long as entityIds');
+  }
+  if (firstSeqs !== undefined && (!Array.isArray(firstSeqs) || !firstSeqs.every(isIndex) || firstSeqs.length !== entityIds.length)) {
+    throw new MalformedBatchError('firstSeqs is not an array of non-negative integers as long as entityIds');
+  }
+  if (!isRecord(value.fieldsToUpdate)) throw new MalformedBatchError('fieldsToUpdate is not an object');
+  return value as unknown as BatchMessage;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isIndex(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}

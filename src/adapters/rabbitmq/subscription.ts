@@ -1,0 +1,315 @@
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { toError } from '../../errors';
+import type { Logger } from '../../observability/logger';
+import type { BatchConsumer, BatchVerdict, ConsumeOptions, QueueRetry, Subscription } from '../../queue/batchQueue';
+import { attemptOf, deadLetterCopy, MalformedBatchError, parseBatchMessage, retryCopy, type OutgoingMessage } from './batchMessages';
+import type { RabbitConnection, ReconnectPolicy } from './connection';
+import type { ConfirmedPublisher } from './publisher';
+import { delayQueueFor, type QueueNames } from './topology';
+
+export interface SubscriptionDeps {
+  connection: RabbitConnection;
+  publisher: ConfirmedPublisher;
+  names: QueueNames;
+  retry: QueueRetry;
+  logger: Logger;
+  /** Also the backoff between attempts to open a consumer channel again. */
+  reconnect: ReconnectPolicy;
+  /** Bound on publishing a retry or dead-letter copy (ms). */
+  publishTimeoutMs: number;
+}
+
+/** What the consumer made of one delivery. */
+type Result = { verdict: BatchVerdict } | { failure: Error } | { malformed: MalformedBatchError };
+
+/**
+ * Consumes the work queue on a channel of its own with prefetch = `concurrency` (AMQP 0-9-1
+ * basic.qos, per consumer), so at most that many batches are delivered and unsettled at once.
+ *
+ * A delivery is settled only after the consumer's promise settled (its outcomes are stored by then):
+ * - `ack`: basic.ack;
+ * - `dead-letter`: a confirmed copy to the dead-letter queue, then basic.ack;
+ * - a throw: a confirmed copy to the delay queue of its backoff, then basic.ack.
+ * Settling happens on the channel the delivery came from and only while it is open. When it closed
+ * (connection lost), the broker has put the message back (unacked deliveries of a closed channel
+ * are requeued) and counts the redelivery in `x-delivery-count`; acking it on another channel is
+ * impossible (delivery tags are per channel), so the result is dropped and the batch runs again.
+ *
+ * After a channel closes, the subscription waits for its abandoned consumer calls to end (so that
+ * at most `concurrency` calls ever run, and this process never runs a batch twice at once), then
+ * opens a new channel with backoff; during an outage that waits for the connection to return.
+ */
+export class RabbitSubscription implements Subscription {
+  private readonly abort = new AbortController();
+  private readonly inFlight = new Set<Promise<void>>();
+  private session: ConsumerSession | null = null;
+  private opening: Promise<ConsumerSession> | null = null;
+  private supervisor: Promise<void> = Promise.resolve();
+  private stopped: Promise<void> | null = null;
+
+  private constructor(
+    private readonly deps: SubscriptionDeps,
+    private readonly consumer: BatchConsumer,
+    private readonly options: ConsumeOptions,
+    private readonly onStopped: () => void,
+  ) {}
+
+  /** Starts consuming; rejects if the first channel cannot be opened (the connection was closed, or the work queue is missing). */
+  static async start(deps: SubscriptionDeps, consumer: BatchConsumer, options: ConsumeOptions, onStopped: () => void): Promise<RabbitSubscription> {
+    if (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1) throw new RangeError(`concurrency must be a positive integer; got ${options.concurrency}`);
+    const subscription = new RabbitSubscription(deps, consumer, options, onStopped);
+    const first = await subscription.openSession();
+    subscription.supervisor = subscription.supervise(first);
+    return subscription;
+  }
+
+  /**
+   * Cancels the consumer (basic.cancel: the broker delivers nothing more), waits for the consumer
+   * calls in flight and their settlement, then closes the channel. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopped ??= this.drain();
+    return this.stopped;
+  }
+
+  private get stopping(): boolean {
+    return this.stopped !== null;
+  }
+
+  private async drain(): Promise<void> {
+    this.abort.abort(); // ends a backoff pause, or a wait for the connection
+    await this.opening?.catch(() => undefined);
+    const session = this.session;
+    await session?.cancel();
+    await this.settled();
+    await session?.close();
+    await this.supervisor;
+    this.onStopped();
+  }
+
+  private async supervise(first: ConsumerSession): Promise<void> {
+    let session: ConsumerSession | null = first;
+    let failures = 0;
+    while (!this.stopping) {
+      if (session) {
+        const reason = await session.closed;
+        if (this.stopping) return;
+        this.report(new Error(`RabbitMQ consumer channel of ${this.deps.names.work} closed (${reason.message}); consuming again once a channel opens`));
+        if (session.openForMs() > this.deps.reconnect.maxDelayMs) failures = 0; // it worked for a while: start the backoff over
+      }
+      await this.settled();
+      const delayMs = Math.min(this.deps.reconnect.maxDelayMs, this.deps.reconnect.initialDelayMs * 2 ** failures++);
+      if (!(await this.pause(delayMs))) return;
+      try {
+        session = await this.openSession();
+      } catch (error) {
+        if (this.stopping) return;
+        session = null;
+        this.report(error);
+      }
+    }
+  }
+
+  private openSession(): Promise<ConsumerSession> {
+    const opening = (async () => {
+      const channel = await abortable(this.deps.connection.createChannel(), this.abort.signal);
+      const session = new ConsumerSession(channel);
+      try {
+        await channel.prefetch(this.options.concurrency);
+        await session.consume(this.deps.names.work, (message) => this.receive(session, message));
+      } catch (error) {
+        await session.close();
+        throw error;
+      }
+      this.session = session;
+      return session;
+    })();
+    this.opening = opening;
+    opening.then(
+      () => (this.opening = null),
+      () => (this.opening = null),
+    );
+    return opening;
+  }
+
+  private receive(session: ConsumerSession, message: ConsumeMessage | null): void {
+    if (message === null) {
+      // basic.cancel from the broker: the queue was deleted. Start over on a new channel.
+      session.lose(new Error('the broker cancelled the consumer (was the queue deleted?)'));
+      return;
+    }
+    const task: Promise<void> = this.settle(session, message)
+      .catch((error: unknown) => this.report(error))
+      .finally(() => this.inFlight.delete(task));
+    this.inFlight.add(task);
+  }
+
+  private async settle(session: ConsumerSession, message: ConsumeMessage): Promise<void> {
+    const attempt = attemptOf(message);
+    const result = await this.run(message, attempt);
+    if (!session.isOpen) {
+      this.deps.logger.debug({ queue: this.deps.names.work, messageId: message.properties.messageId, attempt }, 'delivery abandoned: its channel closed, the broker delivers it again');
+      return;
+    }
+    const copy = this.copyFor(message, attempt, result);
+    if (copy) {
+      try {
+        await this.deps.publisher.publish([copy.message], this.deps.publishTimeoutMs);
+      } catch (error) {
+        // The copy may not exist, so keep the original: hand it back after the backoff (never a hot
+        // loop). The redelivery counts as the next attempt through x-delivery-count.
+        this.report(new Error(`could not move a batch to ${copy.message.queue} (${toError(error).message}); requeueing it after ${copy.delayMs} ms`));
+        await this.pause(copy.delayMs);
+        session.nack(message);
+        return;
+      }
+    }
+    session.ack(message);
+  }
+
+  private async run(message: ConsumeMessage, attempt: number): Promise<Result> {
+    let batch;
+    try {
+      batch = parseBatchMessage(message.content);
+    } catch (error) {
+      return { malformed: error as MalformedBatchError };
+    }
+    try {
+      return { verdict: await this.consumer(batch, { attempt }) };
+    } catch (error) {
+      return { failure: toError(error) }; // the consumer's own business: it reports why
+    }
+  }
+
+  private copyFor(message: ConsumeMessage, attempt: number, result: Result): { message: OutgoingMessage; delayMs: number } | null {
+    const { names } = this.deps;
+    if ('malformed' in result) {
+      this.report(new Error(`malformed batch message ${String(message.properties.messageId ?? '(no message id)')} on ${names.work}: ${result.malformed.message}; moved to ${names.deadLetter}`));
+      return { message: deadLetterCopy(message, names.deadLetter, attempt, `malformed: ${result.malformed.message}`), delayMs: 0 };
+    }
+    if ('failure' in result) {
+      const delayMs = Math.max(0, this.deps.retry.backoffMs(attempt));
+      return { message: retryCopy(message, delayQueueFor(names, delayMs), attempt + 1, delayMs, result.failure.message), delayMs };
+    }
+    if (result.verdict === 'dead-letter') return { message: deadLetterCopy(message, names.deadLetter, attempt, 'the consumer gave up on the batch'), delayMs: 0 };
+    return null;
+  }
+
+  /** Waits until every consumer call in flight (and its settlement) ended, including any that start meanwhile. */
+  private async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Sleeps `ms` unless stopped meanwhile; false when stopped. */
+  private async pause(ms: number): Promise<boolean> {
+    try {
+      await sleep(ms, undefined, { signal: this.abort.signal });
+    } catch {
+      // aborted by stop()
+    }
+    return !this.stopping;
+  }
+
+  private report(error: unknown): void {
+    const err = toError(error);
+    this.deps.logger.warn({ err, queue: this.deps.names.work }, 'RabbitMQ queue error');
+    this.options.onError?.(err);
+  }
+}
+
+/** One consumer channel and its consumer; knows whether deliveries from it can still be settled. */
+class ConsumerSession {
+  readonly closed: Promise<Error>;
+  private open = true;
+  private consumerTag: string | null = null;
+  private lastError: Error | null = null;
+  private readonly openedAt = Date.now();
+
+  constructor(private readonly channel: Channel) {
+    channel.on('error', (error: Error) => {
+      this.lastError = error;
+    });
+    this.closed = new Promise((resolve) => {
+      channel.once('close', () => {
+        this.open = false;
+        resolve(this.lastError ?? new Error('the channel or its connection closed'));
+      });
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  openForMs(): number {
+    return Date.now() - this.openedAt;
+  }
+
+  async consume(queue: string, onMessage: (message: ConsumeMessage | null) => void): Promise<void> {
+    const { consumerTag } = await this.channel.consume(queue, onMessage, { noAck: false });
+    this.consumerTag = consumerTag;
+  }
+
+  /** basic.ack, only on the live channel the delivery came from (a closed channel's tags mean nothing). */
+  ack(message: ConsumeMessage): void {
+    if (!this.open) return;
+    try {
+      this.channel.ack(message);
+    } catch {
+      // closing meanwhile: the broker requeues the delivery
+    }
+  }
+
+  /** basic.nack with requeue, under the same rule as `ack`. */
+  nack(message: ConsumeMessage): void {
+    if (!this.open) return;
+    try {
+      this.channel.nack(message, false, true);
+    } catch {
+      // closing meanwhile: the broker requeues the delivery
+    }
+  }
+
+  async cancel(): Promise<void> {
+    if (this.open && this.consumerTag) await this.channel.cancel(this.consumerTag).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.open) await this.channel.close().catch(() => undefined);
+  }
+
+  /** Gives the channel up because of `reason`; `closed` resolves with it. */
+  lose(reason: Error): void {
+    this.lastError = reason;
+    void this.close();
+  }
+}
+
+/**
+ * `promise`, or a rejection as soon as `signal` aborts. A channel that arrives after the abort is
+ * closed, so nothing consumes on behalf of a stopped subscription.
+ */
+function abortable(promise: Promise<Channel>, signal: AbortSignal): Promise<Channel> {
+  if (signal.aborted) {
+    promise.then((channel) => channel.close().catch(() => undefined), () => undefined);
+    return Promise.reject(new Error('subscription stopped'));
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      promise.then((channel) => channel.close().catch(() => undefined), () => undefined);
+      reject(new Error('subscription stopped'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (channel) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(channel);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(toError(error));
+      },
+    );
+  });
+}
