@@ -1,10 +1,12 @@
 /**
  * npm run bench -- --entities <n> [--batch-size <n>] [--concurrency <n>] [--duplicate-email-rate <r>] [--keep]
+ * npm run bench -- --mode distributed --entities <n> [--workers <k> | --scaling 1,2,4] [--crm-latency-ms <ms>]
+ *                  [--batch-size <n>] [--concurrency <n per worker>] [--max-write-ops <n>] [--db-pid <pid>] [--keep]
  *
  * One bulk update of 3 fields on n seeded contacts, through the real HTTP API of a real server
  * process, measured against the bare database work (the same updates and per-entity outcome rows
  * written to a copy of the same SQLite file with prepared statements, batch by batch).
- * Prints a table, then one line of JSON.
+ * Prints a table, then one line of JSON. Distributed mode: see scripts/bench/distributed.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,15 +20,23 @@ import { handlerFor, handlers } from '../src/handlers/index';
 import { DATABASE_FILE } from '../src/platform';
 import { seedEntities } from '../src/seeding/generateEntities';
 import { runBaseline } from './bench/baseline';
+import { cpuSeconds, peakRssMb, percentile } from './bench/processStats';
 
 const { values: args } = parseArgs({
   options: {
+    mode: { type: 'string', default: 'embedded' },
     entities: { type: 'string', default: '100000' },
     'batch-size': { type: 'string', default: '1000' },
-    concurrency: { type: 'string', default: '2' },
+    // Embedded: 2 (batches at once in the one server); distributed: 1 per worker process.
+    concurrency: { type: 'string' },
     'duplicate-email-rate': { type: 'string', default: '0' },
     port: { type: 'string', default: '3999' },
     keep: { type: 'boolean', default: false },
+    workers: { type: 'string' },
+    scaling: { type: 'string' },
+    'crm-latency-ms': { type: 'string' },
+    'max-write-ops': { type: 'string' },
+    'db-pid': { type: 'string' },
   },
 });
 const entities = Number(args.entities);
@@ -104,7 +114,7 @@ async function runPlatform(dataDir: string, ids: string[]): Promise<PlatformRun>
       DEMO_DATA: 'false',
       LOG_LEVEL: 'warn',
       BATCH_SIZE: String(batchSize),
-      WORKER_CONCURRENCY: args.concurrency,
+      WORKER_CONCURRENCY: args.concurrency ?? '2',
       RATE_LIMIT_REQUESTS_PER_MINUTE: '1000',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -158,24 +168,6 @@ async function waitUntilUp(base: string, server: ChildProcess): Promise<void> {
   throw new Error('server did not come up in 30 s');
 }
 
-/** High-water mark of the server's resident memory, from the kernel. */
-function peakRssMb(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
-}
-
-/** user + system CPU of a process, all threads, from the kernel (clock ticks of 10 ms). */
-function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? 0;
-}
-
 function printTable(r: Record<string, number>, polls: number): void {
   console.log('');
   console.log('| measure | value |');
@@ -185,12 +177,50 @@ function printTable(r: Record<string, number>, polls: number): void {
   console.log('');
 }
 
+async function embeddedOnly(): Promise<void> {
+  if (args.mode !== 'embedded') throw new Error(`--mode must be embedded or distributed; got "${args.mode}"`);
+  const distributedOnly = ['workers', 'scaling', 'crm-latency-ms', 'max-write-ops', 'db-pid'] as const;
+  const given = distributedOnly.filter((name) => args[name] !== undefined);
+  if (given.length > 0) throw new Error(`--${given.join(', --')}: only with --mode distributed`);
+}
+
+async function runDistributed(): Promise<void> {
+  const { runDistributedBench } = await import('./bench/distributed');
+  if (args.workers !== undefined && args.scaling !== undefined) throw new Error('give --workers or --scaling, not both');
+  const workerCounts = (args.scaling ?? args.workers ?? '1').split(',').map((k) => positiveInt('workers', k));
+  if (workerCounts.some((k, i) => i > 0 && k <= workerCounts[i - 1]!)) throw new Error('--scaling must list increasing worker counts, e.g. 1,2,4');
+  if (Number(args['duplicate-email-rate']) !== 0) throw new Error('--duplicate-email-rate: embedded mode only');
+  await runDistributedBench({
+    entities: positiveInt('entities', args.entities),
+    batchSize: positiveInt('batch-size', args['batch-size']),
+    concurrency: positiveInt('concurrency', args.concurrency ?? '1'),
+    workerCounts,
+    crmLatencyMs: nonNegativeInt('crm-latency-ms', args['crm-latency-ms'] ?? '0'),
+    // FerretDB can hang on write commands of more than ~50-100 operations; MongoDB takes far more.
+    maxWriteOps: positiveInt('max-write-ops', args['max-write-ops'] ?? process.env.MONGODB_MAX_WRITE_OPS ?? '50'),
+    port,
+    dbPid: args['db-pid'] === undefined ? null : positiveInt('db-pid', args['db-pid']),
+    keep: args.keep,
+  });
+}
+
+function positiveInt(name: string, raw: string): number {
+  const n = nonNegativeInt(name, raw);
+  if (n === 0) throw new Error(`--${name} must be a positive integer; got "${raw}"`);
+  return n;
+}
+
+function nonNegativeInt(name: string, raw: string): number {
+  if (!/^\d+$/.test(raw.trim())) throw new Error(`--${name} must be a non-negative integer; got "${raw}"`);
+  return Number(raw);
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (n: number) => Math.round(n * 1000) / 1000;
 const secs = (ms: number) => (ms / 1000).toFixed(2);
 const log = (msg: string) => console.error(`[bench] ${msg}`);
 
-main().catch((error: unknown) => {
+(args.mode === 'distributed' ? runDistributed() : embeddedOnly().then(main)).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
