@@ -8,7 +8,7 @@
 # Then prints and exports MONGODB_URL, RABBITMQ_URL and RABBITMQ_MANAGEMENT_URL.
 #
 # Use: `source .ci/services.sh` (to get the variables) or `bash .ci/services.sh`. Idempotent.
-# Environment: FERRETDB_BACKEND=sqlite|postgresql (default sqlite: see services/ferretdb/README.md),
+# Environment: FERRETDB_BACKEND=postgresql|sqlite (default postgresql: see services/ferretdb/README.md),
 #              FERRETDB_PORT (default 27018).
 set -euo pipefail
 
@@ -16,7 +16,7 @@ _svc_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 _svc_ferret_dir="$_svc_root/services/ferretdb"
 _svc_bin="$_svc_ferret_dir/bin/ferretdb"
 _svc_run="$_svc_ferret_dir/run"
-_svc_backend="${FERRETDB_BACKEND:-sqlite}"
+_svc_backend="${FERRETDB_BACKEND:-postgresql}"
 _svc_port="${FERRETDB_PORT:-27018}"
 _svc_pg_db=ferretdb_ci
 
@@ -131,15 +131,30 @@ _svc_start_postgresql() {
 
 # ---------------------------------------------------------------------------------------------
 # FerretDB process
+_svc_is_ours() {
+  # True when pid $1 runs this checkout's FerretDB binary listening on our port.
+  local arg first=1 ours=1 port=1
+  [[ "$1" =~ ^[0-9]+$ && -r "/proc/$1/cmdline" ]] || return 1
+  while IFS= read -r -d '' arg; do
+    if (( first )); then
+      [[ "$arg" == "$_svc_bin" ]] && ours=0
+      first=0
+    elif [[ "$arg" == "127.0.0.1:$_svc_port" ]]; then
+      port=0
+    fi
+  done 2>/dev/null <"/proc/$1/cmdline"
+  (( ours == 0 && port == 0 ))
+}
+
 _svc_stop_ferretdb() {
-  local pidfile="$_svc_run/ferretdb.pid" pid argv0="" i
-  [[ -f "$pidfile" ]] || return 0
-  pid="$(cat "$pidfile")"
-  if [[ "$pid" =~ ^[0-9]+$ ]]; then
-    IFS= read -r -d "" argv0 2>/dev/null <"/proc/$pid/cmdline" || true
-  fi
-  # Only a process that is still our binary (not a recycled pid).
-  if [[ "$argv0" == "$_svc_bin" ]]; then
+  local pidfile="$_svc_run/ferretdb.pid" pid pids=() i proc
+  [[ -f "$pidfile" ]] && pids+=("$(cat "$pidfile")")
+  # Also one whose pid file was lost: same binary path (this checkout), same port.
+  for proc in /proc/[0-9]*; do
+    pids+=("${proc#/proc/}")
+  done
+  for pid in "${pids[@]}"; do
+    _svc_is_ours "$pid" || continue
     _svc_log "stopping the previous FerretDB (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do
@@ -150,7 +165,7 @@ _svc_stop_ferretdb() {
       kill -KILL "$pid" 2>/dev/null || true
       sleep 0.2
     fi
-  fi
+  done
   rm -f "$pidfile"
 }
 
@@ -171,7 +186,7 @@ _svc_start_ferretdb() {
       ;;
     postgresql)
       _svc_start_postgresql
-      psql -q -X -h 127.0.0.1 -U postgres -d postgres -v ON_ERROR_STOP=1 \
+      PGOPTIONS="-c client_min_messages=warning" psql -q -X -h 127.0.0.1 -U postgres -d postgres -v ON_ERROR_STOP=1 \
         -c "DROP DATABASE IF EXISTS $_svc_pg_db WITH (FORCE)" -c "CREATE DATABASE $_svc_pg_db" >/dev/null
       args+=(--postgresql-url "postgres://postgres@127.0.0.1:5432/$_svc_pg_db")
       ;;
@@ -216,5 +231,5 @@ echo "RABBITMQ_URL=$RABBITMQ_URL"
 echo "RABBITMQ_MANAGEMENT_URL=$RABBITMQ_MANAGEMENT_URL"
 
 unset -f _svc_log _svc_fail _svc_wait _svc_port_open _svc_build_ferretdb _svc_rabbit_loopback_conf \
-  _svc_mgmt_public _svc_start_rabbitmq _svc_start_postgresql _svc_stop_ferretdb _svc_start_ferretdb
+  _svc_mgmt_public _svc_start_rabbitmq _svc_start_postgresql _svc_is_ours _svc_stop_ferretdb _svc_start_ferretdb
 unset _svc_root _svc_ferret_dir _svc_bin _svc_run _svc_backend _svc_port _svc_pg_db

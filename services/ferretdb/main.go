@@ -25,7 +25,7 @@ func main() {
 	backend := flag.String("backend", "sqlite", "backend: sqlite or postgresql")
 	sqliteDir := flag.String("sqlite-dir", "", "directory for the SQLite backend's files (created if missing)")
 	postgresqlURL := flag.String("postgresql-url", "", "PostgreSQL URL for the postgresql backend, e.g. postgres://127.0.0.1:5432/ferretdb")
-	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
+	logLevel := flag.String("log-level", "error", "log level: debug, info, warn or error (warn logs every error reply in full)")
 	flag.Parse()
 
 	if err := run(*listen, *backend, *sqliteDir, *postgresqlURL, *logLevel); err != nil {
