@@ -18,7 +18,7 @@ _svc_bin="$_svc_ferret_dir/bin/ferretdb"
 _svc_run="$_svc_ferret_dir/run"
 _svc_backend="${FERRETDB_BACKEND:-postgresql}"
 _svc_port="${FERRETDB_PORT:-27018}"
-_svc_pg_db=ferretdb_ci
+_svc_pg_db="ferretdb_ci_${_svc_port}" # one per port: two checkouts never drop each other's
 
 _svc_log() { echo "== services: $*" >&2; }
 _svc_fail() { echo "== services: ERROR: $*" >&2; return 1; }
