@@ -47,19 +47,29 @@ export class RabbitSubscription implements Subscription {
   private opening: Promise<ConsumerSession> | null = null;
   private supervisor: Promise<void> = Promise.resolve();
   private stopped: Promise<void> | null = null;
+  /** Why the connection last went down: a channel closed by that carries no reason of its own. */
+  private connectionLoss: Error | null = null;
+  private readonly unlisten: () => void;
 
   private constructor(
     private readonly deps: SubscriptionDeps,
     private readonly consumer: BatchConsumer,
     private readonly options: ConsumeOptions,
     private readonly onStopped: () => void,
-  ) {}
+  ) {
+    this.unlisten = deps.connection.onLost((error) => {
+      this.connectionLoss = error;
+    });
+  }
 
   /** Starts consuming; rejects if the first channel cannot be opened (the connection was closed, or the work queue is missing). */
   static async start(deps: SubscriptionDeps, consumer: BatchConsumer, options: ConsumeOptions, onStopped: () => void): Promise<RabbitSubscription> {
     if (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1) throw new RangeError(`concurrency must be a positive integer; got ${options.concurrency}`);
     const subscription = new RabbitSubscription(deps, consumer, options, onStopped);
-    const first = await subscription.openSession();
+    const first = await subscription.openSession().catch((error: unknown) => {
+      subscription.unlisten();
+      throw error;
+    });
     subscription.supervisor = subscription.supervise(first);
     return subscription;
   }
@@ -85,6 +95,7 @@ export class RabbitSubscription implements Subscription {
     await this.settled();
     await session?.close();
     await this.supervisor;
+    this.unlisten();
     this.onStopped();
   }
 
@@ -93,7 +104,8 @@ export class RabbitSubscription implements Subscription {
     let failures = 0;
     while (!this.stopping) {
       if (session) {
-        const reason = await session.closed;
+        const reason = (await session.closed) ?? this.connectionLoss ?? new Error('closed');
+        this.connectionLoss = null;
         if (this.stopping) return;
         this.report(new Error(`RabbitMQ consumer channel of ${this.deps.names.work} closed (${reason.message}); consuming again once a channel opens`));
         if (session.openForMs() > this.deps.reconnect.maxDelayMs) failures = 0; // it worked for a while: start the backoff over
@@ -220,7 +232,8 @@ export class RabbitSubscription implements Subscription {
 
 /** One consumer channel and its consumer; knows whether deliveries from it can still be settled. */
 class ConsumerSession {
-  readonly closed: Promise<Error>;
+  /** Resolves when the channel closed: with the channel's own error, or null (its connection went, or a clean close). */
+  readonly closed: Promise<Error | null>;
   private open = true;
   private consumerTag: string | null = null;
   private lastError: Error | null = null;
@@ -233,7 +246,7 @@ class ConsumerSession {
     this.closed = new Promise((resolve) => {
       channel.once('close', () => {
         this.open = false;
-        resolve(this.lastError ?? new Error('the channel or its connection closed'));
+        resolve(this.lastError);
       });
     });
   }
