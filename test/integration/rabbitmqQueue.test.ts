@@ -128,6 +128,24 @@ describeWithServices('RabbitMQ batch queue', ['rabbitmq'], () => {
       expect(shortBack - shortFailed).toBeLessThan(2_000);
     });
 
+    it('hands a batch back after a pause, as the next attempt, when its retry copy cannot be published', async () => {
+      const { queue } = await open({ backoffMs: () => 200 }, { reconnect: { maxDelayMs: 500 } });
+      const channel = await raw.createChannel();
+      await channel.deleteQueue(queue.names.delays[0]!.name); // the copy of a 200 ms backoff is now unroutable
+      await channel.close();
+      await queue.publish([makeBatch('action-a', 0)]);
+      const received: { batch: BatchMessage; attempt: number; at: number }[] = [];
+      const { errors } = await consume(queue, async (batch, delivery) => {
+        record(received, batch, delivery);
+        if (delivery.attempt === 1) throw new Error('transient');
+        return 'ack';
+      });
+      await waitFor(() => received.length >= 2, 10_000, 'the batch handed back');
+      expect(received.map((r) => r.attempt)).toEqual([1, 2]);
+      expect(received[1]!.at - received[0]!.at).toBeGreaterThanOrEqual(500 - 20); // never a hot requeue
+      expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/could not settle .*does not exist.*requeueing it in 500 ms/)]);
+    });
+
     it('moves dead-lettered batches and malformed payloads to the dead-letter queue, reports the malformed ones, and keeps flowing', async () => {
       const { queue } = await open();
       await queue.publish([makeBatch('action-a', 0), makeBatch('action-a', 1)]);

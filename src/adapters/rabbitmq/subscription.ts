@@ -164,18 +164,20 @@ export class RabbitSubscription implements Subscription {
       this.deps.logger.debug({ queue: this.deps.names.work, messageId: message.properties.messageId, attempt }, 'delivery abandoned: its channel closed, the broker delivers it again');
       return;
     }
-    const copy = this.copyFor(message, attempt, result);
-    if (copy) {
-      try {
-        await this.deps.publisher.publish([copy.message], this.deps.publishTimeoutMs);
-      } catch (error) {
-        // The copy may not exist, so keep the original: hand it back after the backoff (never a hot
-        // loop). The redelivery counts as the next attempt through x-delivery-count.
-        this.report(new Error(`could not move a batch to ${copy.message.queue} (${toError(error).message}); requeueing it after ${copy.delayMs} ms`));
-        await this.pause(copy.delayMs);
-        session.nack(message);
-        return;
-      }
+    let copy: { message: OutgoingMessage; delayMs: number } | null = null;
+    try {
+      copy = this.copyFor(message, attempt, result);
+      if (copy) await this.deps.publisher.publish([copy.message], this.deps.publishTimeoutMs);
+    } catch (error) {
+      // The copy may not exist, so keep the original and hand it back (the redelivery counts as the
+      // next attempt through x-delivery-count). Not at once: the broker is failing us, and a batch
+      // requeued at once would loop hot. A closed channel has handed it back already.
+      if (!session.isOpen) return;
+      const pauseMs = Math.max(copy?.delayMs ?? 0, this.deps.reconnect.maxDelayMs);
+      this.report(new Error(`could not settle a batch of ${this.deps.names.work} (${toError(error).message}); requeueing it in ${pauseMs} ms`));
+      await this.pause(pauseMs);
+      session.nack(message);
+      return;
     }
     session.ack(message);
   }
