@@ -1,10 +1,11 @@
-import type { Channel, ConsumeMessage } from 'amqplib';
+import type { ConsumeMessage } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toError } from '../../errors';
 import type { Logger } from '../../observability/logger';
 import type { BatchConsumer, BatchVerdict, ConsumeOptions, QueueRetry, Subscription } from '../../queue/batchQueue';
 import { attemptOf, deadLetterCopy, MalformedBatchError, parseBatchMessage, retryCopy, type OutgoingMessage } from './batchMessages';
 import type { RabbitConnection, ReconnectPolicy } from './connection';
+import { abortable, ConsumerSession } from './consumerSession';
 import type { ConfirmedPublisher } from './publisher';
 import { delayQueueFor, type QueueNames } from './topology';
 
@@ -203,7 +204,9 @@ export class RabbitSubscription implements Subscription {
       return { message: deadLetterCopy(message, names.deadLetter, attempt, `malformed: ${result.malformed.message}`), delayMs: 0 };
     }
     if ('failure' in result) {
-      const delayMs = Math.max(0, this.deps.retry.backoffMs(attempt));
+      const delayMs = this.deps.retry.backoffMs(attempt);
+      // A NaN or negative expiration would make the broker close the publishing channel.
+      if (!Number.isFinite(delayMs) || delayMs < 0) throw new RangeError(`backoffMs(${attempt}) returned ${delayMs}; expected a non-negative number of ms`);
       return { message: retryCopy(message, delayQueueFor(names, delayMs), attempt + 1, delayMs, result.failure.message), delayMs };
     }
     if (result.verdict === 'dead-letter') return { message: deadLetterCopy(message, names.deadLetter, attempt, 'the consumer gave up on the batch'), delayMs: 0 };
@@ -228,103 +231,11 @@ export class RabbitSubscription implements Subscription {
   private report(error: unknown): void {
     const err = toError(error);
     this.deps.logger.warn({ err, queue: this.deps.names.work }, 'RabbitMQ queue error');
-    this.options.onError?.(err);
-  }
-}
-
-/** One consumer channel and its consumer; knows whether deliveries from it can still be settled. */
-class ConsumerSession {
-  /** Resolves when the channel closed: with the channel's own error, or null (its connection went, or a clean close). */
-  readonly closed: Promise<Error | null>;
-  private open = true;
-  private consumerTag: string | null = null;
-  private lastError: Error | null = null;
-  private readonly openedAt = Date.now();
-
-  constructor(private readonly channel: Channel) {
-    channel.on('error', (error: Error) => {
-      this.lastError = error;
-    });
-    this.closed = new Promise((resolve) => {
-      channel.once('close', () => {
-        this.open = false;
-        resolve(this.lastError);
-      });
-    });
-  }
-
-  get isOpen(): boolean {
-    return this.open;
-  }
-
-  openForMs(): number {
-    return Date.now() - this.openedAt;
-  }
-
-  async consume(queue: string, onMessage: (message: ConsumeMessage | null) => void): Promise<void> {
-    const { consumerTag } = await this.channel.consume(queue, onMessage, { noAck: false });
-    this.consumerTag = consumerTag;
-  }
-
-  /** basic.ack, only on the live channel the delivery came from (a closed channel's tags mean nothing). */
-  ack(message: ConsumeMessage): void {
-    if (!this.open) return;
     try {
-      this.channel.ack(message);
-    } catch {
-      // closing meanwhile: the broker requeues the delivery
+      this.options.onError?.(err);
+    } catch (thrown) {
+      // A throwing listener must not turn into an unhandled rejection that ends the process.
+      this.deps.logger.error({ err: toError(thrown) }, 'the onError listener of a RabbitMQ subscription threw');
     }
   }
-
-  /** basic.nack with requeue, under the same rule as `ack`. */
-  nack(message: ConsumeMessage): void {
-    if (!this.open) return;
-    try {
-      this.channel.nack(message, false, true);
-    } catch {
-      // closing meanwhile: the broker requeues the delivery
-    }
-  }
-
-  async cancel(): Promise<void> {
-    if (this.open && this.consumerTag) await this.channel.cancel(this.consumerTag).catch(() => undefined);
-  }
-
-  async close(): Promise<void> {
-    if (this.open) await this.channel.close().catch(() => undefined);
-  }
-
-  /** Gives the channel up because of `reason`; `closed` resolves with it. */
-  lose(reason: Error): void {
-    this.lastError = reason;
-    void this.close();
-  }
-}
-
-/**
- * `promise`, or a rejection as soon as `signal` aborts. A channel that arrives after the abort is
- * closed, so nothing consumes on behalf of a stopped subscription.
- */
-function abortable(promise: Promise<Channel>, signal: AbortSignal): Promise<Channel> {
-  if (signal.aborted) {
-    promise.then((channel) => channel.close().catch(() => undefined), () => undefined);
-    return Promise.reject(new Error('subscription stopped'));
-  }
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      promise.then((channel) => channel.close().catch(() => undefined), () => undefined);
-      reject(new Error('subscription stopped'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (channel) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(channel);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(toError(error));
-      },
-    );
-  });
 }
