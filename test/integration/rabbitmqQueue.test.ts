@@ -218,6 +218,27 @@ describeWithServices('RabbitMQ batch queue', ['rabbitmq'], () => {
     });
   });
 
+  describe('opening', () => {
+    it('rejects when the broker stays unreachable through the first connection\'s retries', async () => {
+      const started = Date.now();
+      await expect(openRabbitBatchQueue(
+        { rabbitmqUrl: 'amqp://guest:guest@127.0.0.1:1', rabbitmqManagementUrl: null, rabbitmqQueue: name },
+        { retry: { backoffMs: () => 200 }, logger: pino({ level: 'silent' }), reconnect: { initialDelayMs: 20, initialRetries: 2 } },
+      )).rejects.toThrow(/ECONNREFUSED/);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    });
+
+    it('rejects when a queue of its names exists with other arguments', async () => {
+      const channel = await raw.createChannel();
+      await channel.assertQueue(name, { durable: true }); // a classic queue, not a quorum one
+      await channel.close();
+      await expect(openRabbitBatchQueue(
+        { rabbitmqUrl: services.rabbitmqUrl!, rabbitmqManagementUrl: null, rabbitmqQueue: name },
+        { retry: { backoffMs: () => 200 }, logger: pino({ level: 'silent' }), reconnect: { initialRetries: 0 } },
+      )).rejects.toThrow(/PRECONDITION_FAILED/);
+    });
+  });
+
   describe('faults', () => {
     it('gives a batch held by a consumer whose connection closed to another subscription, as the next attempt', async () => {
       const { queue } = await open();
