@@ -14,8 +14,14 @@ export const ATTEMPT_HEADER = 'x-bulk-attempt';
 export const LAST_ERROR_HEADER = 'x-bulk-last-error';
 export const DEAD_LETTER_REASON_HEADER = 'x-bulk-dead-letter-reason';
 
-/** Set by quorum queues on a redelivery: how many deliveries of this message went back unsettled (RabbitMQ docs, "Quorum Queues", poison message handling). */
+/**
+ * Set by quorum queues on a redelivery (RabbitMQ docs, "Quorum Queues", poison message handling):
+ * up to RabbitMQ 4.2, how many earlier deliveries of this message went back unsettled. RabbitMQ 4.3
+ * narrowed it to failed ones (basic.reject, a closed channel) and counts every earlier acquisition
+ * in `x-acquired-count` instead (4.3 release notes, "unlimited returns").
+ */
 const DELIVERY_COUNT_HEADER = 'x-delivery-count';
+const ACQUIRED_COUNT_HEADER = 'x-acquired-count';
 
 /** Header values are free text to the broker; keep operator notes short. */
 const MAX_NOTE_LENGTH = 500;
@@ -82,15 +88,16 @@ function carriedProperties(delivered: Message): Options.Publish {
 
 /**
  * Which attempt this delivery is: the copy's own attempt (`x-bulk-attempt`, 1 if absent or not a
- * positive integer) plus the redeliveries the broker counted for this copy (`x-delivery-count`:
- * absent on a first delivery, n after n returns: a channel or connection closed with the message
- * unacked, as when its consumer's process died). So every delivery counts exactly once, whether it
- * came from a retry (a new copy) or from a redelivery (the same copy again).
+ * positive integer) plus the redeliveries the broker counted for this copy (absent on a first
+ * delivery, n after n returns: a channel or connection closed with the message unacked, as when its
+ * consumer's process died; the larger of the two broker counters, so that every version counts
+ * every return). So every delivery counts exactly once, whether it came from a retry (a new copy)
+ * or from a redelivery (the same copy again).
  */
 export function attemptOf(delivered: Message): number {
   const headers = delivered.properties.headers ?? {};
   const base = positiveInteger(headers[ATTEMPT_HEADER]) ?? 1;
-  const redeliveries = positiveInteger(headers[DELIVERY_COUNT_HEADER]) ?? 0;
+  const redeliveries = Math.max(positiveInteger(headers[DELIVERY_COUNT_HEADER]) ?? 0, positiveInteger(headers[ACQUIRED_COUNT_HEADER]) ?? 0);
   return base + redeliveries;
 }
 

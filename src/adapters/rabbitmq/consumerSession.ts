@@ -52,11 +52,14 @@ export class ConsumerSession {
     }
   }
 
-  /** basic.nack with requeue, under the same rule as `ack`. */
-  nack(message: ConsumeMessage): void {
+  /**
+   * basic.reject with requeue, under the same rule as `ack`. Reject rather than nack: RabbitMQ 4.3
+   * counts a rejected return as a failed delivery in `x-delivery-count`, a nacked one not.
+   */
+  reject(message: ConsumeMessage): void {
     if (!this.open) return;
     try {
-      this.channel.nack(message, false, true);
+      this.channel.reject(message, true);
     } catch {
       // closing meanwhile: the broker requeues the delivery
     }

@@ -171,13 +171,13 @@ export class RabbitSubscription implements Subscription {
       if (copy) await this.deps.publisher.publish([copy.message], this.deps.publishTimeoutMs);
     } catch (error) {
       // The copy may not exist, so keep the original and hand it back (the redelivery counts as the
-      // next attempt through x-delivery-count). Not at once: the broker is failing us, and a batch
+      // next attempt through the broker's delivery count). Not at once: the broker is failing us, and a batch
       // requeued at once would loop hot. A closed channel has handed it back already.
       if (!session.isOpen) return;
       const pauseMs = Math.max(copy?.delayMs ?? 0, this.deps.reconnect.maxDelayMs);
       this.report(new Error(`could not settle a batch of ${this.deps.names.work} (${toError(error).message}); requeueing it in ${pauseMs} ms`));
       await this.pause(pauseMs);
-      session.nack(message);
+      session.reject(message);
       return;
     }
     session.ack(message);
