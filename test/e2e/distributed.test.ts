@@ -69,7 +69,7 @@ describeWithServices('distributed mode: an API process and two worker processes'
   afterAll(async () => {
     await Promise.all([api, ...workers].map((p) => p?.kill('SIGKILL')));
     await dropDatabase(services.mongodbUrl!, database);
-    await deleteQueues(services.rabbitmqUrl!, services.rabbitmqManagementUrl, queue);
+    await deleteQueues(services.rabbitmqUrl!, queue);
   }, 60_000);
 
   const contactIds = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `c-${String(from + i + 1).padStart(7, '0')}`);

@@ -1,5 +1,6 @@
 import amqp from 'amqplib';
 import { MongoClient } from 'mongodb';
+import { allQueues, queueNames } from '../../src/adapters/rabbitmq/topology';
 
 /**
  * Direct access to the real servers, for distributed-mode tests: reading what the platform wrote,
@@ -28,25 +29,14 @@ export async function dropDatabase(mongodbUrl: string, database: string): Promis
   }
 }
 
-/** Deletes the work queue `name` and every queue named `name.<something>` (retry tiers, dead letters) that exist. */
-export async function deleteQueues(rabbitmqUrl: string, managementUrl: string | undefined, name: string): Promise<void> {
-  const names = new Set([name, `${name}.dead-letter`]);
-  if (managementUrl) {
-    const url = new URL(managementUrl);
-    const auth = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
-    url.username = '';
-    url.password = '';
-    const res = await fetch(new URL('/api/queues/%2F?columns=name', url), { headers: { authorization: auth } });
-    if (res.ok) for (const q of (await res.json()) as { name: string }[]) if (q.name.startsWith(`${name}.`)) names.add(q.name);
-  }
+/** Deletes the work queue `name` and every queue the RabbitMQ adapter derives from it (retry tiers, dead letters). */
+export async function deleteQueues(rabbitmqUrl: string, name: string): Promise<void> {
   const connection = await amqp.connect(rabbitmqUrl);
   try {
-    for (const queue of names) {
-      const channel = await connection.createChannel();
-      channel.on('error', () => {}); // a missing queue closes the channel; that is fine here
-      await channel.deleteQueue(queue).catch(() => undefined);
-      await channel.close().catch(() => undefined);
-    }
+    const channel = await connection.createChannel();
+    // Deleting a queue that does not exist is not an error in AMQP 0-9-1 (RabbitMQ answers delete-ok).
+    for (const queue of allQueues(queueNames(name))) await channel.deleteQueue(queue);
+    await channel.close();
   } finally {
     await connection.close();
   }
