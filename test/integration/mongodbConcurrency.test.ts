@@ -30,7 +30,7 @@ describeWithServices('MongoDB adapters: two processes at once', ['mongodb'], () 
   beforeEach(async () => {
     database = uniqueName('concurrency');
     const settings = {
-      mongodbUrl: services.mongodbUrl as string, mongodbDatabase: database, mongodbMaxWriteOps: 50,
+      mongodbUrl: services.mongodbUrl as string, mongodbDatabase: database, mongodbMaxWriteOps: 40,
       rabbitmqUrl: 'amqp://unused', rabbitmqManagementUrl: null, rabbitmqQueue: 'unused',
     };
     const dedupeFieldOf = (type: string) => (type === 'contact' ? 'email' : undefined);

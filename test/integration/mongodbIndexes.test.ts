@@ -49,7 +49,7 @@ describeWithServices('MongoDB adapters: indexes', ['mongodb'], () => {
     db = admin.db(database);
     warnings = [];
     const settings = {
-      mongodbUrl: services.mongodbUrl as string, mongodbDatabase: database, mongodbMaxWriteOps: 50,
+      mongodbUrl: services.mongodbUrl as string, mongodbDatabase: database, mongodbMaxWriteOps: 40,
       rabbitmqUrl: 'amqp://unused', rabbitmqManagementUrl: null, rabbitmqQueue: 'unused',
     };
     stores = await openMongoStores(settings, (type) => (type === 'contact' ? 'email' : undefined), recordingLogger(warnings));
@@ -82,7 +82,7 @@ describeWithServices('MongoDB adapters: indexes', ['mongodb'], () => {
 
   it('opens again on a database that has its indexes (start-up is idempotent)', async () => {
     const again = await openMongoStores({
-      mongodbUrl: services.mongodbUrl as string, mongodbDatabase: database, mongodbMaxWriteOps: 50,
+      mongodbUrl: services.mongodbUrl as string, mongodbDatabase: database, mongodbMaxWriteOps: 40,
       rabbitmqUrl: 'amqp://unused', rabbitmqManagementUrl: null, rabbitmqQueue: 'unused',
     }, () => undefined);
     await again.close();

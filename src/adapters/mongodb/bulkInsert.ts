@@ -11,8 +11,9 @@ export function isDuplicateKeyError(thrown: unknown): boolean {
 /**
  * Splits `items` into slices of at most `size`, for write commands bounded by
  * `DistributedSettings.mongodbMaxWriteOps`. MongoDB itself takes 100,000 operations per command
- * (and the driver splits larger ones); FerretDB 1.24 can hang on a few hundred, so the bound is a
- * setting, and every multi-document write of these adapters goes through here.
+ * (and the driver splits larger ones) and 16 MiB per document; FerretDB 1.24 hangs on an update
+ * command of 50 or more statements (PostgreSQL backend; 100 on SQLite) while announcing 100,000,
+ * so the bound is a setting, and every multi-document write of these adapters goes through here.
  */
 export function chunksOf<T>(items: readonly T[], size: number): T[][] {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunk size must be a positive integer; got ${size}`);
