@@ -1,7 +1,7 @@
 /**
  * npm run bench -- --entities <n> [--batch-size <n>] [--concurrency <n>] [--duplicate-email-rate <r>] [--keep]
  * npm run bench -- --mode distributed --entities <n> [--workers <k> | --scaling 1,2,4] [--crm-latency-ms <ms>]
- *                  [--batch-size <n>] [--concurrency <n per worker>] [--max-write-ops <n>] [--db-pid <pid>] [--keep]
+ *                  [--batch-size <n>] [--concurrency <n per worker>] [--max-write-ops <n>] [--db-process <regex>] [--server-logs <dir>] [--keep]
  *
  * One bulk update of 3 fields on n seeded contacts, through the real HTTP API of a real server
  * process, measured against the bare database work (the same updates and per-entity outcome rows
@@ -36,7 +36,8 @@ const { values: args } = parseArgs({
     scaling: { type: 'string' },
     'crm-latency-ms': { type: 'string' },
     'max-write-ops': { type: 'string' },
-    'db-pid': { type: 'string' },
+    'db-process': { type: 'string' },
+    'server-logs': { type: 'string' },
   },
 });
 const entities = Number(args.entities);
@@ -179,7 +180,7 @@ function printTable(r: Record<string, number>, polls: number): void {
 
 async function embeddedOnly(): Promise<void> {
   if (args.mode !== 'embedded') throw new Error(`--mode must be embedded or distributed; got "${args.mode}"`);
-  const distributedOnly = ['workers', 'scaling', 'crm-latency-ms', 'max-write-ops', 'db-pid'] as const;
+  const distributedOnly = ['workers', 'scaling', 'crm-latency-ms', 'max-write-ops', 'db-process', 'server-logs'] as const;
   const given = distributedOnly.filter((name) => args[name] !== undefined);
   if (given.length > 0) throw new Error(`--${given.join(', --')}: only with --mode distributed`);
 }
@@ -199,7 +200,8 @@ async function runDistributed(): Promise<void> {
     // FerretDB can hang on write commands of more than ~50-100 operations; MongoDB takes far more.
     maxWriteOps: positiveInt('max-write-ops', args['max-write-ops'] ?? process.env.MONGODB_MAX_WRITE_OPS ?? '50'),
     port,
-    dbPid: args['db-pid'] === undefined ? null : positiveInt('db-pid', args['db-pid']),
+    dbProcess: args['db-process'] === undefined ? null : new RegExp(args['db-process']),
+    serverLogs: args['server-logs'] ?? null,
     keep: args.keep,
   });
 }

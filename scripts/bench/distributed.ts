@@ -3,6 +3,9 @@
  * processes on MongoDB and RabbitMQ, measured against the bare MongoDB work of the same update
  * (scripts/bench/mongoBaseline.ts), optionally for several worker counts (`--scaling 1,2,4`).
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { deleteQueues } from './rabbitQueues';
 import { runDistributedPlatform, type DistributedRun } from './distributedPlatform';
@@ -19,7 +22,10 @@ export interface DistributedBenchOptions {
   crmLatencyMs: number;
   maxWriteOps: number;
   port: number;
-  dbPid: number | null;
+  /** Processes whose command line matches are the database side (FerretDB, PostgreSQL): their CPU is reported. */
+  dbProcess: RegExp | null;
+  /** Where to write the servers' output, one directory per run (`<dir>/w<k>/`); null: kept in memory only. */
+  serverLogs: string | null;
   keep: boolean;
 }
 
@@ -53,7 +59,7 @@ export async function runDistributedBench(options: DistributedBenchOptions): Pro
       const env = envOf(`w${workers}`);
       ids = await seed(env, options.entities, `the ${workers}-worker run`);
       log(`running the platform: 1 API and ${workers} worker process(es), concurrency ${options.concurrency} each`);
-      const run = await runDistributedPlatform({ env, workers, port: options.port, accountId: ACCOUNT, ids, fields: FIELDS, dbPid: options.dbPid });
+      const run = await runDistributedPlatform({ env, workers, port: options.port, accountId: ACCOUNT, ids, fields: FIELDS, dbProcess: options.dbProcess, logDir: logDirFor(options.serverLogs, workers) });
       log(`platform done in ${run.seconds.toFixed(2)} s`);
       results.push({ workers, run });
     }
@@ -111,6 +117,8 @@ function report(options: DistributedBenchOptions, results: Result[], baselineSec
       batchSize: options.batchSize,
       crmLatencyMs: options.crmLatencyMs,
       ratioLikeForLike: likeForLike,
+      // The machine may be shared: a busy one slows the database server, whatever the platform does.
+      loadAverage1m: round(os.loadavg()[0]!),
     };
     printTable(line, run.polls);
     if (!likeForLike) {
@@ -151,6 +159,13 @@ async function cleanUp(services: Services, databases: string[], queues: string[]
   }
   await dropDatabases(services.mongodbUrl, databases).catch((error: unknown) => log(`could not drop the databases: ${String(error)}`));
   await deleteQueues(services, queues).catch((error: unknown) => log(`could not delete the queues: ${String(error)}`));
+}
+
+function logDirFor(root: string | null, workers: number): string | null {
+  if (root === null) return null;
+  const dir = path.join(root, `w${workers}`);
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 function printTable(r: Record<string, unknown>, polls: number): void {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuSeconds, percentile } from './processStats';
+import { cpuSecondsOfMatching, percentile } from './processStats';
 import { ServerGroup } from './serverGroup';
 
 /** A run that processes nothing for this long is reported as stalled, with the servers' output. */
@@ -14,8 +14,10 @@ export interface DistributedRunOptions {
   accountId: string;
   ids: string[];
   fields: Record<string, unknown>;
-  /** A process to report the CPU of (the database server), or null. */
-  dbPid: number | null;
+  /** The database server's processes (by command line), whose CPU is reported; null: not reported. */
+  dbProcess: RegExp | null;
+  /** A directory to write each server's output to, or null. */
+  logDir: string | null;
 }
 
 export interface DistributedRun {
@@ -39,7 +41,7 @@ export interface DistributedRun {
  */
 export async function runDistributedPlatform(options: DistributedRunOptions): Promise<DistributedRun> {
   const { env, port, ids } = options;
-  const group = new ServerGroup();
+  const group = new ServerGroup(options.logDir);
   try {
     const api = group.start('api', { ...env, PORT: String(port), LOG_LEVEL: 'warn' }, ['--role', 'api']);
     // info: the "started" line says its consumers are subscribed (the batches of a run are few, so the log is small).
@@ -52,7 +54,7 @@ export async function runDistributedPlatform(options: DistributedRunOptions): Pr
     const cpu = () => ({
       api: api.cpuSeconds(),
       workers: workers.reduce((sum, w) => sum + w.cpuSeconds(), 0),
-      db: options.dbPid === null ? null : cpuSeconds(options.dbPid),
+      db: options.dbProcess === null ? null : cpuSecondsOfMatching(options.dbProcess),
     });
     const cpuAtCreate = cpu();
     const start = performance.now();

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuSeconds, peakRssMb } from './processStats';
 
@@ -35,7 +37,8 @@ export class ServerGroup {
     this.killAll('SIGTERM');
   };
 
-  constructor() {
+  /** `logDir`: also write each server's whole output to `<logDir>/<name>.log`. */
+  constructor(private readonly logDir: string | null = null) {
     process.on('exit', this.killOnExit);
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
@@ -53,6 +56,12 @@ export class ServerGroup {
     };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
+    if (this.logDir) {
+      const file = fs.createWriteStream(path.join(this.logDir, `${name.replaceAll(' ', '-')}.log`));
+      child.stdout!.pipe(file, { end: false });
+      child.stderr!.pipe(file, { end: false });
+      child.once('exit', () => file.end());
+    }
     const running = () => child.exitCode === null && child.signalCode === null;
     const server: BenchServer = {
       name,
