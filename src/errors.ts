@@ -24,6 +24,7 @@ export const API_ERRORS = {
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
   DUPLICATE_ACTION: { status: 409, message: 'The same bulk action was submitted recently.' },
   IDEMPOTENCY_KEY_REUSED: { status: 409, message: 'This Idempotency-Key was used with a different request.' },
+  CREATE_IN_PROGRESS: { status: 409, message: 'An identical request is being created right now; retry shortly.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   URI_TOO_LONG: { status: 414, message: 'A path segment of the URL is too long.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },

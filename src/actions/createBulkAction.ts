@@ -4,7 +4,7 @@ import type { HandlerRegistry } from '../handlers/index';
 import { toError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { BatchQueue } from '../queue/batchQueue';
-import type { ExistingAction, JobStore } from '../store/jobStore';
+import { CreateInProgressError, type ExistingAction, type InsertActionResult, type JobStore } from '../store/jobStore';
 import type { BulkAction } from '../types/entities';
 import { actionView } from './actionView';
 import { publishAction } from './outbox';
@@ -82,7 +82,14 @@ export async function createBulkAction(deps: CreateDeps, body: unknown, idempote
   // The transactional outbox: the action and its whole batch plan are stored first (the commit
   // point), then published. A crash before the store leaves nothing; a crash after it leaves a
   // complete action that the outbox sweeper publishes. No batch ever exists without its action.
-  const inserted = await jobStore.insertAction({ action, payloadHash: hash, idempotencyKey, creationResponse, batches }, duplicateSince);
+  let inserted: InsertActionResult;
+  try {
+    inserted = await jobStore.insertAction({ action, payloadHash: hash, idempotencyKey, creationResponse, batches }, duplicateSince);
+  } catch (thrown) {
+    if (!(thrown instanceof CreateInProgressError)) throw thrown;
+    // Another API process is creating the same request right now: its answer exists in a moment.
+    throw new ApiError('CREATE_IN_PROGRESS', undefined, { actionId: thrown.actionId, reason: thrown.reason }, { 'Retry-After': '1' });
+  }
   if (!inserted.created) return answerExisting(inserted, hash, config.duplicateWindowSeconds);
 
   try {

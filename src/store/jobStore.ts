@@ -22,6 +22,25 @@ export type ExistingAction =
 
 export type InsertActionResult = { created: true } | ExistingAction;
 
+/**
+ * Thrown by `insertAction` when an identical request (same Idempotency-Key, or same payload within
+ * the duplicate window) is being created right now by another call whose action is not stored
+ * yet: there is no earlier action to answer with, and creating a second one would break the
+ * one-create guarantee. The client should retry shortly; by then the replay or the 409 is known.
+ * (Adapters with transactions, such as SQLite, never throw it.)
+ */
+export class CreateInProgressError extends Error {
+  override readonly name = 'CreateInProgressError';
+
+  constructor(
+    readonly reason: ExistingAction['reason'],
+    /** The action id the other request claimed. */
+    readonly actionId: string,
+  ) {
+    super(`an identical request is still being created (action ${actionId}); retry shortly`);
+  }
+}
+
 export interface ActionFilter {
   accountId?: string;
   status?: ActionStatus;
@@ -61,7 +80,7 @@ export interface JobStore {
    * in the account, or (when `duplicateSince` is set, epoch ms) one with the same payload hash was
    * created at or after `duplicateSince`. Atomic as seen by readers: the action is either absent
    * or present with its whole plan. Of two concurrent identical requests (in any processes) only
-   * one creates.
+   * one creates. Throws CreateInProgressError while an identical create is half-way.
    */
   insertAction(input: NewAction, duplicateSince: number | null): Promise<InsertActionResult>;
   /** The check insertAction makes, without inserting: lets a replay answer before any rate limit. */

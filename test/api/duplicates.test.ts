@@ -12,6 +12,7 @@ import {
   type Json,
 } from '../support/apiHelpers';
 import { makeTestPlatform, waitForAction, type TestPlatform } from '../support/testPlatform';
+import { CreateInProgressError } from '../../src/store/jobStore';
 
 /** Idempotency-Key replays, duplicate payloads (409), repeated IDs inside one request, and the rate limit (429). */
 
@@ -312,5 +313,21 @@ describe('rate limit', () => {
     now.mockReturnValue(T0 + 60_001);
     await createdId(t.app, nth(6));
     expect(await listTotal(t.app)).toBe(4);
+  });
+});
+
+describe('an identical create still half-way in another API process', () => {
+  beforeEach(async () => {
+    t = await makeTestPlatform();
+  });
+
+  it('answers 409 CREATE_IN_PROGRESS with Retry-After and stores nothing', async () => {
+    // The MongoDB job store throws this while another process holds the claim of the same request.
+    vi.spyOn(t.platform.jobStore, 'insertAction').mockRejectedValue(new CreateInProgressError('IDEMPOTENCY_KEY', 'other-action'));
+    const res = await createAction(t.app, createBody(), { 'idempotency-key': 'k-1' });
+    const details = expectApiError(res, 409, 'CREATE_IN_PROGRESS', null);
+    expect(details).toEqual({ actionId: 'other-action', reason: 'IDEMPOTENCY_KEY' });
+    expect(res.headers['retry-after']).toBe('1');
+    expect(await listTotal(t.app)).toBe(0);
   });
 });

@@ -242,6 +242,21 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
         expect((await store.getActionWithErrors(action.id))?.errorsByCode).toEqual({ NOT_FOUND: 2, UPDATE_FAILED: 2 });
       });
 
+      it('counts batches finished at the same time (two workers, redeliveries) exactly once each', async () => {
+        const batches = 8;
+        const action = await create({ totalEntities: batches * 2 });
+        for (let b = 0; b < batches; b++) {
+          await store.recordOutcomes(action.id, [makeOutcome(b * 2), makeOutcome(b * 2 + 1, 'FAILED', 'NOT_FOUND')], T0);
+        }
+        const finishes = Array.from({ length: batches }, (_, b) => store.finishBatch(action.id, { batchNo: b, seqs: [b * 2, b * 2 + 1] }, T0 + 1));
+        const again = Array.from({ length: batches }, (_, b) => store.finishBatch(action.id, { batchNo: b, seqs: [b * 2, b * 2 + 1] }, T0 + 2));
+        const results = await Promise.all([...finishes, ...again]);
+        expect(results.filter((r) => r !== null)).toHaveLength(1);
+        expect(await progressOf(action.id)).toEqual({ processed: 16, succeeded: 8, failed: 8, skipped: 0 });
+        expect((await store.getActionWithErrors(action.id))?.errorsByCode).toEqual({ NOT_FOUND: 8 });
+        expect((await store.getAction(action.id))?.status).toBe('COMPLETED');
+      });
+
       it('records a seq repeated within one call once', async () => {
         const action = await create();
         await recordBatch(action.id, 0, [makeOutcome(0), makeOutcome(0, 'FAILED')]);

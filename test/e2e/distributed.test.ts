@@ -30,7 +30,7 @@ describeWithServices('distributed mode: an API process and two worker processes'
     MONGODB_DATABASE: database,
     RABBITMQ_QUEUE: queue,
     // FerretDB hangs on large unordered write commands (services/ferretdb/README.md).
-    MONGODB_MAX_WRITE_OPS: '50',
+    MONGODB_MAX_WRITE_OPS: '40',
     DEMO_DATA: 'false',
     LOG_LEVEL: 'warn',
     BATCH_SIZE: '100',

@@ -1,6 +1,6 @@
 import { MongoClient } from 'mongodb';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { CreateInProgressError } from '../../src/adapters/mongodb/actionClaims';
+import { CreateInProgressError } from '../../src/store/jobStore';
 import { openMongoStores, type MongoStores } from '../../src/adapters/mongodb/connection';
 import type { InsertActionResult } from '../../src/store/jobStore';
 import type { BulkAction } from '../../src/types/entities';

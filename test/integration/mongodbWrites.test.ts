@@ -1,6 +1,7 @@
 import { MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CreateInProgressError, keyClaimId, payloadClaimId, STALE_CLAIM_MS } from '../../src/adapters/mongodb/actionClaims';
+import { keyClaimId, payloadClaimId, STALE_CLAIM_MS } from '../../src/adapters/mongodb/actionClaims';
+import { CreateInProgressError } from '../../src/store/jobStore';
 import { clientOptions, updateSerializerFor } from '../../src/adapters/mongodb/connection';
 import { MongoEntityStore } from '../../src/adapters/mongodb/mongoEntityStore';
 import { MongoJobStore } from '../../src/adapters/mongodb/mongoJobStore';

@@ -1,27 +1,9 @@
 import type { Collection } from 'mongodb';
-import type { ExistingAction, NewAction } from '../../store/jobStore';
+import { CreateInProgressError, type ExistingAction, type NewAction } from '../../store/jobStore';
 import { toAction, type ActionDocument } from './actionDocuments';
 import { isDuplicateKeyError } from './bulkInsert';
 import type { UpdateSerializer } from './documentLocks';
 import { COLLECTIONS } from './schema';
-
-/**
- * Thrown by `insertAction` when an identical request (same Idempotency-Key, or same payload within
- * the duplicate window) is being created right now by another call whose action is not stored
- * yet: there is no earlier action to answer with, and creating a second one would break the
- * one-create guarantee. The client should retry shortly; by then the replay or the 409 is known.
- */
-export class CreateInProgressError extends Error {
-  override readonly name = 'CreateInProgressError';
-
-  constructor(
-    readonly reason: ExistingAction['reason'],
-    /** The action id the other request claimed. */
-    readonly actionId: string,
-  ) {
-    super(`an identical request is still being created (action ${actionId}); retry shortly`);
-  }
-}
 
 /** `action_claims`: which action holds an Idempotency-Key or a payload hash in an account. */
 export interface ClaimDocument {

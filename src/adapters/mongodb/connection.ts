@@ -9,8 +9,6 @@ import { MongoJobStore } from './mongoJobStore';
 import { MongoRateLimiter } from './mongoRateLimiter';
 import { ensureIndexes } from './schema';
 
-export { CreateInProgressError } from './actionClaims';
-
 /** The distributed mode's MongoDB adapters, on one client. */
 export interface MongoStores {
   jobStore: MongoJobStore;

@@ -59,7 +59,7 @@ export class MongoJobStore implements JobStore {
   /**
    * (1) claims, (2) the batch plan, (3) the action document: the commit point. A crash before (3)
    * leaves claims (taken over after STALE_CLAIM_MS) and plan documents nobody reads; no client was
-   * told 202. Throws CreateInProgressError (see actionClaims.ts) when an identical create is running.
+   * told 202. Throws CreateInProgressError (the port's) when an identical create is running.
    */
   async insertAction(input: NewAction, duplicateSince: number | null): Promise<InsertActionResult> {
     const claimed = await this.claims.take(input, duplicateSince);
