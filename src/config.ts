@@ -83,7 +83,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     workerThreads: int(env, 'WORKER_THREADS', 2, 0, 64),
     maxEntityIds: int(env, 'MAX_ENTITY_IDS', 1_000_000, 1, 10_000_000),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-    rateLimitPerMinute: int(env, 'RATE_LIMIT_REQUESTS_PER_MINUTE', 60, 1, 1_000_000),
+    rateLimitPerMinute: int(env, 'RATE_LIMIT_REQUESTS_PER_MINUTE', 60, 1, 100_000),
     duplicateWindowSeconds: int(env, 'DUPLICATE_WINDOW_SECONDS', 600, 0, 30 * 24 * 3600),
     demoData: bool(env, 'DEMO_DATA', true),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
