@@ -1,7 +1,7 @@
 import { MongoClient } from 'mongodb';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { CreateInProgressError } from '../../src/store/jobStore';
-import { openMongoStores, type MongoStores } from '../../src/adapters/mongodb/connection';
+import { isFerretDb, openMongoStores, type MongoStores } from '../../src/adapters/mongodb/connection';
 import type { InsertActionResult } from '../../src/store/jobStore';
 import type { BulkAction } from '../../src/types/entities';
 import { makeAction, makeNewAction, makeOutcome, makeOutcomes, T0 } from '../support/fixtures';
@@ -17,8 +17,7 @@ describeWithServices('MongoDB adapters: two processes at once', ['mongodb'], () 
   beforeAll(async () => {
     admin = new MongoClient(services.mongodbUrl as string);
     await admin.connect();
-    const info = await admin.db('admin').command({ buildInfo: 1 });
-    ferretDb = 'ferretdbVersion' in info || 'ferretdbFeatures' in info;
+    ferretDb = await isFerretDb(admin.db('admin'));
   });
   afterAll(async () => {
     await admin.close();

@@ -1,6 +1,6 @@
 import { MongoClient, type Db, type Document } from 'mongodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openMongoStores, type MongoStores } from '../../src/adapters/mongodb/connection';
+import { isFerretDb, openMongoStores, type MongoStores } from '../../src/adapters/mongodb/connection';
 import type { Logger } from '../../src/observability/logger';
 import { describeWithServices, services, uniqueName } from '../support/services';
 import { T0 } from '../support/fixtures';
@@ -33,8 +33,7 @@ describeWithServices('MongoDB adapters: indexes', ['mongodb'], () => {
   beforeAll(async () => {
     admin = new MongoClient(services.mongodbUrl as string);
     await admin.connect();
-    const info = await admin.db('admin').command({ buildInfo: 1 });
-    ferretDb = 'ferretdbVersion' in info || 'ferretdbFeatures' in info;
+    ferretDb = await isFerretDb(admin.db('admin'));
   });
   afterAll(async () => {
     await admin.close();

@@ -51,10 +51,15 @@ export async function openMongoStores(settings: DistributedSettings, dedupeField
  * fields MongoDB never has). Identity rather than a probe: lost updates only show under load.
  */
 export async function updateSerializerFor(db: Db, logger?: Logger): Promise<UpdateSerializer> {
-  const info = await db.admin().command({ buildInfo: 1 });
-  if (!('ferretdbVersion' in info) && !('ferretdbFeatures' in info)) return ATOMIC_UPDATES;
+  if (!(await isFerretDb(db))) return ATOMIC_UPDATES;
   logger?.warn('the server is FerretDB, whose updates are not atomic: updates of one document run under a lock document');
   return new DocumentLocks(db);
+}
+
+/** Whether the server is FerretDB: its buildInfo has fields MongoDB never sends. */
+export async function isFerretDb(db: Db): Promise<boolean> {
+  const info = await db.admin().command({ buildInfo: 1 });
+  return 'ferretdbVersion' in info || 'ferretdbFeatures' in info;
 }
 
 /**
