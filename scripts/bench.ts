@@ -197,8 +197,8 @@ async function runDistributed(): Promise<void> {
     concurrency: positiveInt('concurrency', args.concurrency ?? '1'),
     workerCounts,
     crmLatencyMs: nonNegativeInt('crm-latency-ms', args['crm-latency-ms'] ?? '0'),
-    // FerretDB can hang on write commands of more than ~50-100 operations; MongoDB takes far more.
-    maxWriteOps: positiveInt('max-write-ops', args['max-write-ops'] ?? process.env.MONGODB_MAX_WRITE_OPS ?? '50'),
+    // FerretDB 1.24 hangs on update commands of 50 statements or more (services/ferretdb/README.md); MongoDB takes 100,000.
+    maxWriteOps: positiveInt('max-write-ops', args['max-write-ops'] ?? process.env.MONGODB_MAX_WRITE_OPS ?? '40'),
     port,
     dbProcess: args['db-process'] === undefined ? null : new RegExp(args['db-process']),
     serverLogs: args['server-logs'] ?? null,

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { deleteQueues } from './rabbitQueues';
 import { runDistributedPlatform, type DistributedRun } from './distributedPlatform';
-import { dropDatabases, seedContacts, serverEnv, servicesFromEnv, uniqueRunName, type Services } from './distributedResources';
+import { countUpdated, dropDatabases, seedContacts, serverEnv, servicesFromEnv, uniqueRunName, type Services } from './distributedResources';
 import { runMongoBaseline } from './mongoBaseline';
 
 export interface DistributedBenchOptions {
@@ -61,6 +61,7 @@ export async function runDistributedBench(options: DistributedBenchOptions): Pro
       log(`running the platform: 1 API and ${workers} worker process(es), concurrency ${options.concurrency} each`);
       const run = await runDistributedPlatform({ env, workers, port: options.port, accountId: ACCOUNT, ids, fields: FIELDS, dbProcess: options.dbProcess, logDir: logDirFor(options.serverLogs, workers) });
       log(`platform done in ${run.seconds.toFixed(2)} s`);
+      await expectAllUpdated(services, env.MONGODB_DATABASE!, ids.length, `the ${workers}-worker run`);
       results.push({ workers, run });
     }
     log('running the raw baseline (one batch at a time)');
@@ -75,6 +76,7 @@ export async function runDistributedBench(options: DistributedBenchOptions): Pro
       maxWriteOps: options.maxWriteOps,
     });
     log(`baseline done in ${baselineSeconds.toFixed(2)} s`);
+    await expectAllUpdated(services, baselineEnv.MONGODB_DATABASE!, ids.length, 'the baseline');
     report(options, results, baselineSeconds);
   } finally {
     await cleanUp(services, databases, queues, options.keep);
@@ -84,6 +86,12 @@ export async function runDistributedBench(options: DistributedBenchOptions): Pro
 interface Result {
   workers: number;
   run: DistributedRun;
+}
+
+/** Not timed: a run that did not write every entity is reported as a failure, not as a speed. */
+async function expectAllUpdated(services: Services, database: string, count: number, what: string): Promise<void> {
+  const updated = await countUpdated(services.mongodbUrl, database, ACCOUNT, FIELDS);
+  if (updated !== count) throw new Error(`${what} updated ${updated} of ${count} contacts`);
 }
 
 async function seed(env: Record<string, string>, count: number, what: string): Promise<string[]> {

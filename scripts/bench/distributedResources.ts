@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { MongoClient } from 'mongodb';
+import { entityCollectionName } from '../../src/adapters/mongodb/schema';
 import { loadConfig } from '../../src/config';
 import { openEntityStore } from '../../src/platform';
 import { seedEntities } from '../../src/seeding/generateEntities';
@@ -59,6 +60,19 @@ export async function dropDatabases(url: string, names: string[]): Promise<void>
   await client.connect();
   try {
     for (const name of names) await client.db(name).dropDatabase();
+  } finally {
+    await client.close();
+  }
+}
+
+/** How many of the account's contacts carry every one of `fields`: after a run, all of them should. */
+export async function countUpdated(url: string, database: string, accountId: string, fields: Record<string, unknown>): Promise<number> {
+  const client = new MongoClient(url);
+  await client.connect();
+  try {
+    const filter: Record<string, unknown> = { accountId };
+    for (const [field, value] of Object.entries(fields)) filter[`data.${field}`] = value;
+    return await client.db(database).collection(entityCollectionName('contact')).countDocuments(filter);
   } finally {
     await client.close();
   }
