@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config';
+
+const BOTH = { MONGODB_URL: 'mongodb://db.example:27017/crm?replicaSet=rs0', RABBITMQ_URL: 'amqp://u:p@mq.example:5672' };
+
+describe('loadConfig: the mode', () => {
+  it('is embedded without the URLs', () => {
+    expect(loadConfig({}).distributed).toBeNull();
+  });
+
+  it('is distributed with both URLs, the database from the URL path', () => {
+    expect(loadConfig(BOTH).distributed).toEqual({
+      mongodbUrl: BOTH.MONGODB_URL,
+      mongodbDatabase: 'crm',
+      mongodbMaxWriteOps: 1000,
+      rabbitmqUrl: BOTH.RABBITMQ_URL,
+      rabbitmqManagementUrl: null,
+      rabbitmqQueue: 'bulk-actions.batches',
+    });
+  });
+
+  it('takes MONGODB_DATABASE over the URL path, and bulk_actions when neither names one', () => {
+    expect(loadConfig({ ...BOTH, MONGODB_DATABASE: 'other' }).distributed?.mongodbDatabase).toBe('other');
+    expect(loadConfig({ ...BOTH, MONGODB_URL: 'mongodb://db.example:27017/' }).distributed?.mongodbDatabase).toBe('bulk_actions');
+    expect(loadConfig({ ...BOTH, MONGODB_URL: 'mongodb://db.example:27017' }).distributed?.mongodbDatabase).toBe('bulk_actions');
+  });
+
+  it.each([
+    ['only MONGODB_URL', { MONGODB_URL: BOTH.MONGODB_URL }, /needs both MONGODB_URL and RABBITMQ_URL/],
+    ['only RABBITMQ_URL', { RABBITMQ_URL: BOTH.RABBITMQ_URL }, /needs both MONGODB_URL and RABBITMQ_URL/],
+    ['a MongoDB URL of another scheme', { ...BOTH, MONGODB_URL: 'http://db.example' }, /MONGODB_URL must start with mongodb:\/\//],
+    ['an AMQP URL of another scheme', { ...BOTH, RABBITMQ_URL: 'redis://mq' }, /RABBITMQ_URL must start with amqp:\/\//],
+    ['too many write operations', { ...BOTH, MONGODB_MAX_WRITE_OPS: '100001' }, /MONGODB_MAX_WRITE_OPS must be an integer from 1 to 100000/],
+  ])('refuses %s with a clear message', (_label, env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
+
+describe('loadConfig: the role', () => {
+  it('is all by default, and --role on the command line wins over ROLE', () => {
+    expect(loadConfig({}).role).toBe('all');
+    expect(loadConfig({ ROLE: 'worker' }).role).toBe('worker');
+    expect(loadConfig({ ROLE: 'worker' }, ['--role', 'api']).role).toBe('api');
+    expect(loadConfig({}, ['--role=worker']).role).toBe('worker');
+  });
+
+  it('refuses an unknown role', () => {
+    expect(() => loadConfig({}, ['--role', 'scheduler'])).toThrow(/ROLE must be one of api, worker, all; got "scheduler"/);
+  });
+});
+
+describe('loadConfig: retries and the outbox', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config.retry).toEqual({ maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 10_000 });
+    expect(config.outbox).toEqual({ sweepIntervalMs: 5_000, graceMs: 10_000 });
+    expect(config.workerConcurrency).toBe(2);
+    expect(config.crmLatencyMs).toBe(0);
+  });
+
+  it('reads MAX_BATCH_ATTEMPTS', () => {
+    expect(loadConfig({ MAX_BATCH_ATTEMPTS: '2' }).retry.maxAttempts).toBe(2);
+    expect(() => loadConfig({ MAX_BATCH_ATTEMPTS: '0' })).toThrow(/MAX_BATCH_ATTEMPTS must be an integer from 1 to 100/);
+  });
+});
