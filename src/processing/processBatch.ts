@@ -38,12 +38,13 @@ interface Position {
  * Processes one delivered batch (the spec's step 4) and says how to settle it: every position
  * gets an outcome, exactly once, and the batch is counted into the action once (`finishBatch`).
  *
+ * The message is checked against the action's stored plan and the planned batch is what runs.
  * Delivery is at-least-once, so the batch may have been (partly) done before: positions that
  * already have an outcome are skipped, and entity updates are idempotent (same fields, same values).
  * A transient error is thrown after recording what was decided, and the queue delivers the batch
  * again after a backoff; on the last attempt (MAX_BATCH_ATTEMPTS) the remaining entities fail with
  * RETRIES_EXHAUSTED and the verdict is 'dead-letter'. A batch of an unknown, finished or cancelled
- * action is acknowledged and dropped.
+ * action is acknowledged and dropped; one that is not in its action's plan is dead-lettered.
  */
 export async function processBatch(deps: ProcessingDeps, message: BatchMessage, delivery: Delivery): Promise<BatchVerdict> {
   const { jobStore, now, logger } = deps;
@@ -57,11 +58,20 @@ export async function processBatch(deps: ProcessingDeps, message: BatchMessage, 
     logger.warn({ ...context, status: action.status }, 'dropping a batch of an action that is already over');
     return 'ack';
   }
-  const batch = withStoredContext(message, action, logger);
+  // The stored plan, not the message, says what a batch is: a message that differs (forged, or
+  // from a buggy producer) touches nothing, and its dead letter is there for operators.
+  const batch = await jobStore.plannedBatch(message.actionId, message.batchNo);
+  if (!batch || !samePositions(batch, message)) {
+    logger.error(context, 'dead-lettering a batch that is not in its action\'s plan');
+    return 'dead-letter';
+  }
   if (action.status !== 'RUNNING') await jobStore.markRunning(action.id, now());
 
-  let pending = toPositions(batch);
-  if (delivery.attempt > 1) pending = await withoutRecorded(jobStore, batch.actionId, pending);
+  // Positions that already have an outcome are never done again, whatever the attempt: a batch can
+  // also arrive twice as attempt 1 (published by the create and by the outbox sweeper).
+  const all = toPositions(batch);
+  const pending = await withoutRecorded(jobStore, batch.actionId, all);
+  if (delivery.attempt > 1) logger.warn({ ...context, alreadyRecorded: all.length - pending.length }, 'batch delivered again');
 
   let verdict: BatchVerdict = 'ack';
   if (pending.length > 0 && delivery.attempt > deps.retry.maxAttempts) {
@@ -82,15 +92,15 @@ export async function processBatch(deps: ProcessingDeps, message: BatchMessage, 
   return verdict;
 }
 
-/**
- * The stored action, not the message, says which account, type and fields a batch is about: a
- * message that disagrees (forged, or from a buggy producer) cannot reach another account's entities.
- */
-function withStoredContext(message: BatchMessage, action: BulkAction, logger: Logger): BatchMessage {
-  if (message.accountId !== action.accountId || message.entityType !== action.entityType) {
-    logger.warn({ actionId: action.id, batchNo: message.batchNo }, 'batch context differs from its action; using the action\'s');
+/** Same action, batch, positions and IDs as planned (the plan also fixes account, type and fields). */
+function samePositions(planned: BatchMessage, message: BatchMessage): boolean {
+  const { seqs, entityIds } = message;
+  if (!Array.isArray(seqs) || !Array.isArray(entityIds)) return false;
+  if (seqs.length !== planned.seqs.length || entityIds.length !== planned.entityIds.length) return false;
+  for (let i = 0; i < seqs.length; i++) {
+    if (seqs[i] !== planned.seqs[i] || entityIds[i] !== planned.entityIds[i]) return false;
   }
-  return { ...message, accountId: action.accountId, entityType: action.entityType, fieldsToUpdate: action.fieldsToUpdate };
+  return true;
 }
 
 /** One try at the entities; on a transient error, rethrows (retry) or, on the last attempt, fails what is left. */

@@ -94,6 +94,12 @@ export interface JobStore {
   listUnpublished(createdBefore: number, limit: number): Promise<string[]>;
   /** The stored batch plan of an action, in batchNo order; empty once the action is finished. */
   batchPlan(actionId: string): Promise<BatchMessage[]>;
+  /**
+   * One batch of the stored plan, exactly as planned; null when the action has no such batch (it
+   * never planned it, or it is finished and its plan is gone). A worker checks every delivered
+   * message against it: the message is only a copy.
+   */
+  plannedBatch(actionId: string, batchNo: number): Promise<BatchMessage | null>;
   getAction(id: string): Promise<BulkAction | null>;
   /** Newest first. */
   listActions(filter: ActionFilter, offset: number, limit: number): Promise<Page<BulkAction>>;

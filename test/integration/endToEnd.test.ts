@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedEntities } from '../../src/seeding/generateEntities';
+import { waitFor } from '../support/waitFor';
 import { makeTestPlatform, waitForAction, type TestPlatform } from '../support/testPlatform';
 
 /**
@@ -114,6 +115,8 @@ describe(`end to end: ${N} contacts`, () => {
     }
 
     // Temporary data is gone; logs and stats stay.
+    // The last batch is acknowledged just after it completed the action.
+    await waitFor(async () => (await t.platform.queue.depth()).unacked === 0, 5_000, 'the last batch acknowledged');
     expect(await t.platform.queue.depth()).toEqual({ ready: 0, unacked: 0, delayed: 0, deadLettered: 0 });
     expect(await t.platform.jobStore.batchPlan(action.id)).toEqual([]);
   });

@@ -282,16 +282,49 @@ describe('the outbox: no batch without its action, no stored action without its 
     expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[0]!))?.data.status).toBe('churned');
   });
 
-  it('a batch whose message names another account still works in its action\'s account', async () => {
+  const unpublished = () => ({ ...t.platform, queue: Object.assign(Object.create(t.platform.queue) as typeof t.platform.queue, { publish: async () => {} }) });
+
+  it('a message that names another account is worked as planned, in its action\'s account', async () => {
     t = await makeTestPlatform();
     const ids = await seedContacts(1);
     await t.platform.entityStore.insertMany('contact', 'victim', [{ id: 'v1', data: { status: 'lead' } }], Date.now());
-    const { actionId } = await createBulkAction({ ...t.platform, queue: Object.assign(Object.create(t.platform.queue) as typeof t.platform.queue, { publish: async () => {} }) }, body(ids), null);
-    const forged = { actionId, accountId: 'victim', entityType: 'contact', batchNo: 0, entityIds: ['v1'], seqs: [0], fieldsToUpdate: { status: 'churned' } };
+    const { actionId } = await createBulkAction(unpublished(), body(ids), null);
+    const forged = { actionId, accountId: 'victim', entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0], fieldsToUpdate: { status: 'churned' } };
     expect(await processBatch(t.platform, forged, { attempt: 1 })).toBe('ack');
     expect((await t.platform.entityStore.get('contact', 'victim', 'v1'))?.data.status).toBe('lead');
-    const logs = await t.platform.jobStore.listOutcomes(actionId, null, 0, 10);
-    expect(logs.items.map((o) => [o.entityId, o.code])).toEqual([['v1', 'NOT_FOUND']]);
+    expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[0]!))?.data.status).toBe('customer');
+  });
+
+  it.each([
+    ['IDs that are not in the plan', { entityIds: ['v1'], seqs: [0] }],
+    ['a position that is not in the plan', { entityIds: ['c00000'], seqs: [500] }],
+    ['a batch number the plan does not have', { batchNo: 7 }],
+  ])('a message with %s is dead-lettered and touches nothing', async (_label, forgery) => {
+    t = await makeTestPlatform();
+    const ids = await seedContacts(1);
+    await t.platform.entityStore.insertMany('contact', 'victim', [{ id: 'v1', data: { status: 'lead' } }], Date.now());
+    const { actionId } = await createBulkAction(unpublished(), body(ids), null);
+    const forged = { actionId, accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0], fieldsToUpdate: { status: 'customer' }, ...forgery };
+    expect(await processBatch(t.platform, forged, { attempt: 1 })).toBe('dead-letter');
+    expect((await t.platform.entityStore.get('contact', 'victim', 'v1'))?.data.status).toBe('lead');
+    expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[0]!))?.data.status).toBe('lead');
+    expect(await t.platform.jobStore.listOutcomes(actionId, null, 0, 10)).toEqual({ items: [], total: 0 });
+  });
+
+  it('a second first delivery of a finished batch (create and sweeper both published it) writes nothing again', async () => {
+    t = await makeTestPlatform({ BATCH_SIZE: '1' });
+    const ids = await seedContacts(2);
+    const older = await createBulkAction(unpublished(), { ...body(ids), fieldsToUpdate: { title: 'older' } }, null);
+    const [first] = await t.platform.jobStore.batchPlan(older.actionId);
+    expect(await processBatch(t.platform, first!, { attempt: 1 })).toBe('ack');
+    // A newer action changes the same entity while the older one is still running (its batch 1 waits).
+    const newer = await createBulkAction(unpublished(), { ...body([ids[0]!]), fieldsToUpdate: { title: 'newer' } }, null);
+    await processBatch(t.platform, (await t.platform.jobStore.batchPlan(newer.actionId))[0]!, { attempt: 1 });
+    expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[0]!))?.data.title).toBe('newer');
+
+    expect(await processBatch(t.platform, first!, { attempt: 1 })).toBe('ack');
+    expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[0]!))?.data.title).toBe('newer');
+    expect((await t.platform.jobStore.getAction(older.actionId))?.progress).toEqual({ processed: 1, succeeded: 1, failed: 0, skipped: 0 });
   });
 
   it('of two identical concurrent creates, the loser stores and publishes nothing', async () => {

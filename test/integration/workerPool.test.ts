@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { spreadConcurrency, startWorkerPool } from '../../src/processing/workerPool';
 import type { Subscription } from '../../src/queue/batchQueue';
+import { waitFor } from '../support/waitFor';
 import { makeTestPlatform, waitForAction, type TestPlatform } from '../support/testPlatform';
 
 let t: TestPlatform;
@@ -35,6 +36,8 @@ describe('worker thread pool', () => {
     expect(action.status).toBe('COMPLETED');
     expect(action.progress).toEqual({ processed: 1001, succeeded: 1000, failed: 1, skipped: 0 });
     expect((await t.platform.entityStore.get('contact', 'acme', 'c999'))?.data.status).toBe('customer');
+    // The last batch is acknowledged just after it completed the action.
+    await waitFor(async () => (await t.platform.queue.depth()).unacked === 0, 5_000, 'the last batch acknowledged');
     expect(await t.platform.queue.depth()).toEqual({ ready: 0, unacked: 0, delayed: 0, deadLettered: 0 });
   });
 

@@ -103,9 +103,14 @@ export function toAction(doc: ActionDocument): BulkAction {
   };
 }
 
-/** The message is stored whole and given back as it was (batchPlan). */
+/** `actionId:batchNo`: a retried insertAction cannot store a batch twice. */
+export function batchDocumentId(actionId: string, batchNo: number): string {
+  return `${actionId}:${batchNo}`;
+}
+
+/** The message is stored whole and given back as it was (batchPlan, plannedBatch). */
 export function toBatchDocument(batch: BatchMessage): BatchDocument {
-  return { _id: `${batch.actionId}:${batch.batchNo}`, actionId: batch.actionId, batchNo: batch.batchNo, message: batch };
+  return { _id: batchDocumentId(batch.actionId, batch.batchNo), actionId: batch.actionId, batchNo: batch.batchNo, message: batch };
 }
 
 /** An outcome as stored, stamped with the time it was recorded (epoch ms). */

@@ -3,7 +3,7 @@ import type { ActionFilter, BatchRef, ExistingAction, InsertActionResult, JobSto
 import type { BatchMessage, BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../../types/entities';
 import { ActionClaims, type ClaimDocument } from './actionClaims';
 import {
-  codeKey, COUNTER_OF, errorsByCode, TERMINAL, toAction, toActionDocument, toBatchDocument, toOutcomeDocument, toOutcomeLog,
+  batchDocumentId, codeKey, COUNTER_OF, errorsByCode, TERMINAL, toAction, toActionDocument, toBatchDocument, toOutcomeDocument, toOutcomeLog,
   type ActionDocument, type BatchDocument, type OutcomeDocument,
 } from './actionDocuments';
 import { insertIgnoringDuplicates, isDuplicateKeyError } from './bulkInsert';
@@ -101,6 +101,11 @@ export class MongoJobStore implements JobStore {
   async batchPlan(actionId: string): Promise<BatchMessage[]> {
     const docs = await this.batches.find({ actionId }, { projection: { message: 1 } }).sort({ batchNo: 1 }).toArray();
     return docs.map((d) => d.message);
+  }
+
+  async plannedBatch(actionId: string, batchNo: number): Promise<BatchMessage | null> {
+    const doc = await this.batches.findOne({ _id: batchDocumentId(actionId, batchNo) }, { projection: { message: 1 } });
+    return doc?.message ?? null;
   }
 
   async getAction(id: string): Promise<BulkAction | null> {
@@ -223,13 +228,17 @@ export class MongoJobStore implements JobStore {
   private async complete(doc: ActionDocument, at: number): Promise<BulkAction | null> {
     const { succeeded, failed } = doc.progress;
     const status = succeeded === 0 && failed > 0 ? 'FAILED' : 'COMPLETED';
-    await Promise.all([this.keyClaims.deleteMany({ actionId: doc._id }), this.batches.deleteMany({ actionId: doc._id })]);
     const finished = await this.updates.run(COLLECTIONS.actions, doc._id, () =>
       this.actions.findOneAndUpdate(
         { _id: doc._id, status: { $nin: TERMINAL } },
         { $set: { status, completedAt: at }, $unset: { countedBatches: '' } },
         { returnDocument: 'after' },
       ));
-    return finished ? toAction(finished) : null;
+    if (!finished) return null;
+    // The status first, the temporary data after: workers check every batch against the plan, so
+    // a plan deleted before the status would leave a redelivered last batch unable to finish the
+    // action. A crash in between leaves only garbage of a finished action (no batch reads it).
+    await Promise.all([this.keyClaims.deleteMany({ actionId: doc._id }), this.batches.deleteMany({ actionId: doc._id })]);
+    return toAction(finished);
   }
 }

@@ -16,7 +16,7 @@ export class SqliteJobStore implements JobStore {
   private readonly s: Record<
     'insertAction' | 'byId' | 'byKey' | 'byPayload' | 'insertOutcome' | 'bumpCounters' | 'bumpErrors' | 'outcomeExists' |
     'claimKey' | 'keyOwner' | 'counters' | 'isDone' | 'complete' | 'dropClaims' | 'markRunning' | 'errors' | 'noOf' |
-    'insertBatch' | 'dropBatches' | 'batchPlan' | 'markPublished' | 'unpublished',
+    'insertBatch' | 'dropBatches' | 'batchPlan' | 'plannedBatch' | 'markPublished' | 'unpublished',
     Statement
   >;
 
@@ -27,6 +27,7 @@ export class SqliteJobStore implements JobStore {
       insertBatch: db.prepare('INSERT INTO action_batches (action_no, batch_no, payload) VALUES (?, ?, ?)'),
       dropBatches: db.prepare('DELETE FROM action_batches WHERE action_no = ?'),
       batchPlan: db.prepare('SELECT payload FROM action_batches WHERE action_no = ? ORDER BY batch_no').pluck(),
+      plannedBatch: db.prepare('SELECT b.payload FROM actions a JOIN action_batches b ON b.action_no = a.no WHERE a.id = ? AND b.batch_no = ?').pluck(),
       markPublished: db.prepare('UPDATE actions SET published = 1 WHERE id = ? AND published = 0'),
       unpublished: db.prepare(`SELECT id FROM actions WHERE published = 0 AND created_at < ?
         AND status IN ('PENDING', 'SCHEDULED', 'RUNNING') ORDER BY created_at LIMIT ?`).pluck(),
@@ -106,6 +107,11 @@ export class SqliteJobStore implements JobStore {
 
   async batchPlan(actionId: string): Promise<BatchMessage[]> {
     return (this.s.batchPlan.all(this.noOf(actionId)) as string[]).map((payload) => JSON.parse(payload) as BatchMessage);
+  }
+
+  async plannedBatch(actionId: string, batchNo: number): Promise<BatchMessage | null> {
+    const payload = this.s.plannedBatch.get(actionId, batchNo) as string | undefined;
+    return payload === undefined ? null : (JSON.parse(payload) as BatchMessage);
   }
 
   async getAction(id: string): Promise<BulkAction | null> {
