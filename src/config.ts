@@ -107,8 +107,10 @@ function distributedSettings(env: Env): DistributedSettings | null {
   if (!mongodbUrl || !rabbitmqUrl) {
     throw new ConfigError('distributed mode needs both MONGODB_URL and RABBITMQ_URL; set both, or neither for embedded mode');
   }
-  if (!/^mongodb(\+srv)?:\/\//.test(mongodbUrl)) throw new ConfigError(`MONGODB_URL must start with mongodb:// or mongodb+srv://; got "${mongodbUrl}"`);
-  if (!/^amqps?:\/\//.test(rabbitmqUrl)) throw new ConfigError(`RABBITMQ_URL must start with amqp:// or amqps://; got "${rabbitmqUrl}"`);
+  if (!/^mongodb(\+srv)?:\/\/[^/?#]+/.test(mongodbUrl)) {
+    throw new ConfigError(`MONGODB_URL must be mongodb://host[:port][/database] or mongodb+srv://...; got "${redactUrl(mongodbUrl)}"`);
+  }
+  if (!/^amqps?:\/\/[^/?#]+/.test(rabbitmqUrl)) throw new ConfigError(`RABBITMQ_URL must be amqp://[user:pass@]host[:port]; got "${redactUrl(rabbitmqUrl)}"`);
   return {
     mongodbUrl,
     mongodbDatabase: env.MONGODB_DATABASE || databaseOf(mongodbUrl) || 'bulk_actions',
@@ -117,6 +119,11 @@ function distributedSettings(env: Env): DistributedSettings | null {
     rabbitmqManagementUrl: env.RABBITMQ_MANAGEMENT_URL || null,
     rabbitmqQueue: env.RABBITMQ_QUEUE || 'bulk-actions.batches',
   };
+}
+
+/** The URL with its password replaced by ***, for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z+]+:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
 }
 
 /** The database named in a MongoDB URL's path (mongodb://host/dbname?options), if any. */

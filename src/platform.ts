@@ -7,7 +7,8 @@ import { SqliteBatchQueue, type SqliteQueueOptions } from './adapters/sqlite/sql
 import { SqliteEntityStore } from './adapters/sqlite/sqliteEntityStore';
 import { SqliteJobStore } from './adapters/sqlite/sqliteJobStore';
 import { WriteLock } from './adapters/sqlite/writeLock';
-import type { Config } from './config';
+import { redactUrl, type Config } from './config';
+import { toError } from './errors';
 import { handlerFor, handlers as builtInHandlers, type HandlerRegistry } from './handlers/index';
 import type { Logger } from './observability/logger';
 import { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './processing/retryPolicy';
@@ -41,6 +42,14 @@ export interface PlatformOptions {
 }
 
 export const DATABASE_FILE = 'bulk-actions.db';
+
+/** A server the platform needs could not be reached or refused it at start-up. `cause` is the driver's error. */
+export class UnreachableServerError extends Error {
+  constructor(server: string, setting: string, url: string, cause: unknown) {
+    super(`could not start with ${server} at ${setting}=${redactUrl(url)}: ${toError(cause).message}`, { cause });
+    this.name = 'UnreachableServerError';
+  }
+}
 
 /** The stores and queue of one mode, and how to close them. */
 interface Stores {
@@ -91,10 +100,14 @@ export async function buildPlatform(config: Config, options: PlatformOptions): P
     // Loaded only here: embedded mode (and its worker threads) never loads a network driver.
     const { openMongoStores } = await import('./adapters/mongodb/connection');
     const { openRabbitBatchQueue } = await import('./adapters/rabbitmq/rabbitBatchQueue');
-    const mongo = await openMongoStores(settings, dedupeFieldOf(handlers), logger);
-    const queue = await openRabbitBatchQueue(settings, { retry: queueRetryOf(config), logger }).catch(async (error: unknown) => {
+    logger.info({ mongodb: redactUrl(settings.mongodbUrl), database: settings.mongodbDatabase }, 'connecting to MongoDB');
+    const mongo = await openMongoStores(settings, dedupeFieldOf(handlers), logger).catch((thrown: unknown) => {
+      throw new UnreachableServerError('MongoDB', 'MONGODB_URL', settings.mongodbUrl, thrown);
+    });
+    logger.info({ rabbitmq: redactUrl(settings.rabbitmqUrl), queue: settings.rabbitmqQueue }, 'connecting to RabbitMQ');
+    const queue = await openRabbitBatchQueue(settings, { retry: queueRetryOf(config), logger }).catch(async (thrown: unknown) => {
       await mongo.close();
-      throw error;
+      throw new UnreachableServerError('RabbitMQ', 'RABBITMQ_URL', settings.rabbitmqUrl, thrown);
     });
     const entityStore = config.crmLatencyMs > 0 ? withSimulatedLatency(mongo.entityStore, config.crmLatencyMs) : mongo.entityStore;
     stores = {

@@ -2,7 +2,7 @@ import { buildApp } from './api/buildApp';
 import { startOutboxSweeper } from './actions/outbox';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './observability/logger';
-import { buildPlatform } from './platform';
+import { buildPlatform, UnreachableServerError } from './platform';
 import { startWorkerPool } from './processing/workerPool';
 import { startWorkers } from './processing/workers';
 import type { Subscription } from './queue/batchQueue';
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const serveApi = config.role !== 'worker';
   const demo = serveApi && config.demoData ? await seedDemoAccount(platform) : null;
 
-  const app = serveApi ? await buildApp(platform, { logger: true }) : null;
+  const app = serveApi ? await buildApp(platform, { logger }) : null;
   // Listen first: a second process on the same port fails here, before it touches any batch.
   if (app) await app.listen({ port: config.port, host: config.host });
   let workers: Subscription | null = null;
@@ -55,6 +55,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   if (error instanceof ConfigError) console.error(`Configuration error: ${error.message}`);
+  else if (error instanceof UnreachableServerError) console.error(`Start-up error: ${error.message}`);
   else console.error(error);
   process.exit(1);
 });

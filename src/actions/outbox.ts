@@ -69,6 +69,7 @@ export function startOutboxSweeper(deps: OutboxDeps, settings: OutboxSettings): 
   };
 
   const timer = setInterval(() => {
+    if (running) return; // the pass under way reports its own failure, once
     sweep().catch((thrown: unknown) => deps.logger.error({ err: toError(thrown) }, 'outbox sweep failed; next pass retries'));
   }, settings.sweepIntervalMs);
   timer.unref();

@@ -1,14 +1,17 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Platform } from '../platform';
 import { bulkActionRoutes } from '../routes/bulkActions';
 import { entityRoutes } from '../routes/entities';
 import { healthRoutes } from '../routes/health';
 import { frameworkError, registerErrorHandling } from './errorHandler';
 
-/** The HTTP app. Tests drive it with app.inject(); src/server.ts makes it listen. */
-export async function buildApp(platform: Platform, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
+/**
+ * The HTTP app. Tests drive it with app.inject(); src/server.ts makes it listen, passing the
+ * platform's pino logger so that request logs and the platform's logs share one format.
+ */
+export async function buildApp(platform: Platform, options: { logger?: FastifyBaseLogger } = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ? { level: platform.config.logLevel } : false,
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: platform.config.bodyLimitBytes,
     // Field names like __proto__ are rejected by request validation with a precise error, and
     // skipping the poisoning scan keeps parsing a million IDs fast.

@@ -351,6 +351,15 @@ describe('GET /health', () => {
     expect(status).toBe(200);
     expect(body).toEqual({ status: 'ok', queue: { ready: 0, unacked: 0, delayed: 0, deadLettered: 0 } });
   });
+
+  it('answers 200 with the reason when the queue cannot be asked: the process itself is alive', async () => {
+    t.platform.queue.depth = async () => {
+      throw new Error('broker unreachable');
+    };
+    const { status, body } = await getJson(t.app, '/health');
+    expect(status).toBe(200);
+    expect(body).toEqual({ status: 'ok', queue: null, queueError: 'broker unreachable' });
+  });
 });
 
 describe('unknown routes and malformed URLs', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, loadConfig, redactUrl } from '../../src/config';
 
 const BOTH = { MONGODB_URL: 'mongodb://db.example:27017/crm?replicaSet=rs0', RABBITMQ_URL: 'amqp://u:p@mq.example:5672' };
 
@@ -28,12 +28,29 @@ describe('loadConfig: the mode', () => {
   it.each([
     ['only MONGODB_URL', { MONGODB_URL: BOTH.MONGODB_URL }, /needs both MONGODB_URL and RABBITMQ_URL/],
     ['only RABBITMQ_URL', { RABBITMQ_URL: BOTH.RABBITMQ_URL }, /needs both MONGODB_URL and RABBITMQ_URL/],
-    ['a MongoDB URL of another scheme', { ...BOTH, MONGODB_URL: 'http://db.example' }, /MONGODB_URL must start with mongodb:\/\//],
-    ['an AMQP URL of another scheme', { ...BOTH, RABBITMQ_URL: 'redis://mq' }, /RABBITMQ_URL must start with amqp:\/\//],
+    ['a MongoDB URL of another scheme', { ...BOTH, MONGODB_URL: 'http://db.example' }, /MONGODB_URL must be mongodb:\/\/host/],
+    ['a MongoDB URL without a host', { ...BOTH, MONGODB_URL: 'mongodb://' }, /MONGODB_URL must be mongodb:\/\/host/],
+    ['an AMQP URL of another scheme', { ...BOTH, RABBITMQ_URL: 'redis://mq' }, /RABBITMQ_URL must be amqp:\/\//],
     ['too many write operations', { ...BOTH, MONGODB_MAX_WRITE_OPS: '100001' }, /MONGODB_MAX_WRITE_OPS must be an integer from 1 to 100000/],
   ])('refuses %s with a clear message', (_label, env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+});
+
+describe('loadConfig: secrets in messages', () => {
+  it('never repeats a password from a URL it refuses', () => {
+    expect(() => loadConfig({ ...BOTH, RABBITMQ_URL: 'http://user:s3cret@host/' })).toThrow('got "http://user:***@host/"');
+    expect(() => loadConfig({ ...BOTH, MONGODB_URL: 'mongo://admin:hunter2@db/x' })).toThrow('got "mongo://admin:***@db/x"');
+  });
+
+  it.each([
+    ['amqp://guest:guest@127.0.0.1:5672', 'amqp://guest:***@127.0.0.1:5672'],
+    ['mongodb://u:p%40ss@h1,h2/db?replicaSet=rs0', 'mongodb://u:***@h1,h2/db?replicaSet=rs0'],
+    ['mongodb://h/db', 'mongodb://h/db'],
+    ['http://user@host/', 'http://user@host/'],
+  ])('redacts %s as %s', (url, redacted) => {
+    expect(redactUrl(url)).toBe(redacted);
   });
 });
 

@@ -68,6 +68,8 @@ export class MongoJobStore implements JobStore {
       // `_id` = actionId:batchNo, so a retried insert cannot duplicate a batch.
       await insertIgnoringDuplicates(this.batches, input.batches.map(toBatchDocument), this.options.maxWriteOps);
     } catch (thrown) {
+      // The insert's own error is what the caller needs; a claim left behind only delays an
+      // identical request by STALE_CLAIM_MS.
       await this.claims.release(claimed.taken, input.action.id).catch(() => undefined);
       throw thrown;
     }

@@ -124,13 +124,6 @@ export class SqliteEntityStore implements EntityStore {
     return row.n;
   }
 
-  async listIds(entityType: string, accountId: string, afterId: string | null, limit: number): Promise<string[]> {
-    const rows = this.db
-      .prepare('SELECT id FROM entities WHERE entity_type = ? AND account_id = ? AND id > ? ORDER BY id LIMIT ?')
-      .all(entityType, accountId, afterId ?? '', limit) as { id: string }[];
-    return rows.map((r) => r.id);
-  }
-
   async close(): Promise<void> {
     // The database handle is owned and closed by whoever opened it (the composition root).
   }
