@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobStore, NewAction } from '../../src/store/jobStore';
 import type { BulkAction, Outcome, OutcomeStatus } from '../../src/types/entities';
-import { makeAction, makeBatch, makeNewAction, makeOutcome, makeOutcomes, T0 } from '../support/fixtures';
+import { makeAction, makeNewAction, makeOutcome, makeOutcomes, T0 } from '../support/fixtures';
+import { describeJobStoreLifecycle } from './jobStoreLifecycle.contract';
 
 export type MakeJobStore = () => Promise<{ store: JobStore; cleanup: () => Promise<void> }>;
 
@@ -58,58 +59,6 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
         expect(await progressOf(action.id)).toEqual({ processed: 0, succeeded: 0, failed: 0, skipped: 0 });
         expect(await store.listOutcomes(action.id, null, 0, 10)).toEqual({ items: [], total: 0 });
         expect((await store.getActionWithErrors(action.id))?.errorsByCode).toEqual({});
-      });
-    });
-
-    describe('outbox: the batch plan', () => {
-      const planOf = (actionId: string) => [
-        makeBatch(actionId, 0),
-        makeBatch(actionId, 1, { fieldsToUpdate: { tags: ['x'], score: 2.5, optedIn: false, note: null } }),
-        makeBatch(actionId, 2, { entityIds: ['e-1', 'e-1'], seqs: [6, 7], firstSeqs: [1, 1] }),
-      ];
-
-      it('stores the plan with the action and gives it back exactly, in batchNo order', async () => {
-        const action = makeAction();
-        const plan = planOf(action.id);
-        expect(await store.insertAction(makeNewAction(action, { batches: [plan[2]!, plan[0]!, plan[1]!] }), null)).toEqual({ created: true });
-        expect(await store.batchPlan(action.id)).toEqual(plan);
-      });
-
-      it('lists an action as unpublished until it is marked published', async () => {
-        const old = makeAction({ createdAt: T0 });
-        const newer = makeAction({ createdAt: T0 + 5_000 });
-        await store.insertAction(makeNewAction(old, { batches: planOf(old.id) }), null);
-        await store.insertAction(makeNewAction(newer, { batches: planOf(newer.id) }), null);
-        expect(await store.listUnpublished(T0 + 10_000, 10)).toEqual([old.id, newer.id]);
-        expect(await store.listUnpublished(T0 + 1_000, 10)).toEqual([old.id]);
-        expect(await store.listUnpublished(T0 + 10_000, 1)).toEqual([old.id]);
-        await store.markPublished(old.id);
-        await store.markPublished(old.id);
-        expect(await store.listUnpublished(T0 + 10_000, 10)).toEqual([newer.id]);
-        expect(await store.batchPlan(old.id)).toEqual(planOf(old.id));
-      });
-
-      it('never lists an action that is already over', async () => {
-        const action = makeAction({ status: 'CANCELLED', completedAt: T0 + 1 });
-        await store.insertAction(makeNewAction(action, { batches: planOf(action.id) }), null);
-        expect(await store.listUnpublished(T0 + 10_000, 10)).toEqual([]);
-      });
-
-      it('stores nothing for a duplicate, not even its plan', async () => {
-        await create({}, { idempotencyKey: 'k' });
-        const second = makeAction();
-        const result = await store.insertAction(makeNewAction(second, { idempotencyKey: 'k', batches: planOf(second.id) }), null);
-        expect(result.created).toBe(false);
-        expect(await store.getAction(second.id)).toBeNull();
-        expect(await store.listUnpublished(T0 + 10_000, 10)).not.toContain(second.id);
-      });
-
-      it('drops the plan when the action finishes', async () => {
-        const action = makeAction({ totalEntities: 1 });
-        await store.insertAction(makeNewAction(action, { batches: [makeBatch(action.id, 0, { entityIds: ['e-0'], seqs: [0] })] }), null);
-        await store.markPublished(action.id);
-        expect(await recordBatch(action.id, 0, [makeOutcome(0)])).toMatchObject({ status: 'COMPLETED' });
-        expect(await store.batchPlan(action.id)).toEqual([]);
       });
     });
 
@@ -365,39 +314,6 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
       });
     });
 
-    describe('completion', () => {
-      it('completes once, by the call that counts the last batch', async () => {
-        const action = await create({ totalEntities: 3 });
-        await store.markRunning(action.id, T0 + 1);
-        expect(await recordBatch(action.id, 0, [makeOutcome(0), makeOutcome(1, 'FAILED')], T0 + 2)).toBeNull();
-        expect((await store.getAction(action.id))?.status).toBe('RUNNING');
-
-        await store.recordOutcomes(action.id, [makeOutcome(2)], T0 + 4);
-        const finished: BulkAction = {
-          ...action, status: 'COMPLETED', startedAt: T0 + 1, completedAt: T0 + 5,
-          progress: { processed: 3, succeeded: 2, failed: 1, skipped: 0 },
-        };
-        expect(await store.finishBatch(action.id, { batchNo: 1, seqs: [2] }, T0 + 5)).toEqual(finished);
-        expect(await store.finishBatch(action.id, { batchNo: 1, seqs: [2] }, T0 + 6)).toBeNull();
-        expect(await store.finishBatch(action.id, { batchNo: 0, seqs: [0, 1] }, T0 + 7)).toBeNull();
-        expect(await store.getAction(action.id)).toEqual(finished);
-      });
-
-      it.each<[string, 'COMPLETED' | 'FAILED', Outcome[]]>([
-        ['every entity failed', 'FAILED', [makeOutcome(0, 'FAILED'), makeOutcome(1, 'FAILED')]],
-        ['nothing succeeded and something failed', 'FAILED', [makeOutcome(0, 'FAILED'), makeOutcome(1, 'SKIPPED')]],
-        ['every entity was skipped', 'COMPLETED', [makeOutcome(0, 'SKIPPED'), makeOutcome(1, 'SKIPPED')]],
-        ['one entity succeeded', 'COMPLETED', [makeOutcome(0, 'FAILED'), makeOutcome(1)]],
-      ])('when %s, ends as %s', async (_label, status, outcomes) => {
-        const action = await create({ totalEntities: 2 });
-        expect(await recordBatch(action.id, 0, outcomes, T0 + 1)).toMatchObject({ status, completedAt: T0 + 1 });
-      });
-
-      it('never completes an action that is already over', async () => {
-        const action = await create({ totalEntities: 1, status: 'CANCELLED', completedAt: T0 + 1 });
-        expect(await recordBatch(action.id, 0, [makeOutcome(0)], T0 + 2)).toBeNull();
-        expect((await store.getAction(action.id))?.status).toBe('CANCELLED');
-      });
-    });
+    describeJobStoreLifecycle(() => store);
   });
 }
