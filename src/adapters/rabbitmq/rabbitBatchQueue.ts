@@ -89,7 +89,8 @@ export class RabbitBatchQueue implements BatchQueue {
   /**
    * Starts a subscription on its own channel with prefetch = `concurrency` and resolves once the
    * broker registered the consumer. See subscription.ts for how deliveries are settled, retried
-   * and dead-lettered. Channel losses, malformed messages and failed settlements go to `onError`.
+   * and dead-lettered. Channel losses, malformed messages and failed settlements are reported once:
+   * to `onError`, or without one to the logger (warn).
    */
   async consume(consumer: BatchConsumer, options: ConsumeOptions): Promise<Subscription> {
     this.assertOpen();

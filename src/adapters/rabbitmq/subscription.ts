@@ -40,6 +40,8 @@ type Result = { verdict: BatchVerdict } | { failure: Error } | { malformed: Malf
  * After a channel closes, the subscription waits for its abandoned consumer calls to end (so that
  * at most `concurrency` calls ever run, and this process never runs a batch twice at once), then
  * opens a new channel with backoff; during an outage that waits for the connection to return.
+ *
+ * Each error is reported once: to `onError` when the subscription has one, else to the logger.
  */
 export class RabbitSubscription implements Subscription {
   private readonly abort = new AbortController();
@@ -228,11 +230,15 @@ export class RabbitSubscription implements Subscription {
     return !this.stopping;
   }
 
+  /** Once: `onError` is the caller's log (src/processing/workers.ts logs it), so logging here too would double every line. */
   private report(error: unknown): void {
     const err = toError(error);
-    this.deps.logger.warn({ err, queue: this.deps.names.work }, 'RabbitMQ queue error');
+    if (!this.options.onError) {
+      this.deps.logger.warn({ err, queue: this.deps.names.work }, 'RabbitMQ queue error');
+      return;
+    }
     try {
-      this.options.onError?.(err);
+      this.options.onError(err);
     } catch (thrown) {
       // A throwing listener must not turn into an unhandled rejection that ends the process.
       this.deps.logger.error({ err: toError(thrown) }, 'the onError listener of a RabbitMQ subscription threw');
