@@ -4,11 +4,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openRabbitBatchQueue, type RabbitBatchQueue, type RabbitQueueOptions } from '../../src/adapters/rabbitmq/rabbitBatchQueue';
 import { allQueues, queueNames } from '../../src/adapters/rabbitmq/topology';
 import type { BatchConsumer, Subscription } from '../../src/queue/batchQueue';
+import { makeBatch } from '../support/fixtures';
 import { describeWithServices, services, uniqueName } from '../support/services';
 import { waitFor } from '../support/waitFor';
 
 /**
- * How the RabbitMQ adapter reports and recovers, against the real broker: errors reported once.
+ * How the RabbitMQ adapter recovers, against the real broker: queues deleted under a live
+ * connection (declared again on the 404, no reconnection needed), and errors reported once.
  * Every test works on queues of its own name and deletes only those.
  */
 describeWithServices('RabbitMQ batch queue recovery', ['rabbitmq'], () => {
@@ -16,15 +18,18 @@ describeWithServices('RabbitMQ batch queue recovery', ['rabbitmq'], () => {
   let queues: RabbitBatchQueue[];
   let subscriptions: Subscription[];
   let raw: ChannelModel;
+  let gates: (() => void)[];
 
   beforeEach(async () => {
     name = uniqueName('rabbit_recovery');
     queues = [];
     subscriptions = [];
+    gates = [];
     raw = await connect(services.rabbitmqUrl!);
   });
 
   afterEach(async () => {
+    for (const open of gates) open();
     for (const subscription of subscriptions) await subscription.stop();
     for (const queue of queues) await queue.close();
     const channel = await raw.createChannel();
@@ -50,6 +55,116 @@ describeWithServices('RabbitMQ batch queue recovery', ['rabbitmq'], () => {
     subscriptions.push(subscription);
     return { subscription, errors };
   }
+
+  function gate(): { promise: Promise<void>; open: () => void } {
+    let open = () => {};
+    const promise = new Promise<void>((resolve) => (open = resolve));
+    gates.push(open);
+    return { promise, open };
+  }
+
+  /** queue.delete on a connection of the test's own, as an operator would (the management API's DELETE does the same). */
+  async function deleteQueue(queueName: string): Promise<void> {
+    const channel = await raw.createChannel();
+    await channel.deleteQueue(queueName);
+    await channel.close();
+  }
+
+  /** The queue's consumer count, or null while it does not exist (the 404 closes the channel it was asked on). */
+  async function consumersOf(queueName: string): Promise<number | null> {
+    const channel = await raw.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      const { consumerCount } = await channel.checkQueue(queueName);
+      await channel.close();
+      return consumerCount;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Every message of `queue`, taken off it. */
+  async function drain(queueName: string) {
+    const channel = await raw.createChannel();
+    const messages = [];
+    for (let message = await channel.get(queueName, { noAck: true }); message; message = await channel.get(queueName, { noAck: true })) messages.push(message);
+    await channel.close();
+    return messages;
+  }
+
+  describe('a deleted queue', () => {
+    it('declares the work queue again when it is deleted mid-consumption, and consumes what is published next', async () => {
+      const { queue } = await open();
+      await queue.publish([makeBatch('action-a', 0), makeBatch('action-a', 1)]);
+      const held = gate();
+      const received: string[] = [];
+      const { errors } = await consume(queue, async (batch) => {
+        received.push(`${batch.actionId}:${batch.batchNo}`);
+        if (received.length === 1) await held.promise;
+        return 'ack';
+      });
+      await waitFor(() => received.length === 1, 5_000, 'a batch in flight');
+
+      await deleteQueue(name); // with batch 1 ready and batch 0 unacked: both go with it
+      await waitFor(() => errors.length > 0, 5_000, 'the cancelled consumer noticed');
+      held.open(); // batch 0 ends on the closed channel (dropped, never thrown); then the subscription consumes again
+      // Nothing but the subscription itself declares the queue again and consumes from it.
+      await waitFor(async () => (await consumersOf(name)) === 1, 10_000, 'the work queue declared again, with its consumer back');
+
+      await queue.publish([makeBatch('action-b', 0)]);
+      await waitFor(() => received.includes('action-b:0'), 5_000, 'a batch published after the deletion consumed');
+      expect(received).toEqual(['action-a:0', 'action-b:0']);
+      await waitFor(async () => (await queue.depth()).ready === 0, 5_000, 'the work queue empty');
+      expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/consumer channel .* closed \(the broker cancelled the consumer/)]);
+    });
+
+    it('publishes to a deleted work queue once it declared the queue again', async () => {
+      const { queue, lines } = await open();
+      await deleteQueue(name);
+      await queue.publish([makeBatch('action-a', 0)]);
+      expect((await drain(name)).map((m) => m.properties.messageId)).toEqual(['action-a:0']);
+      expect(lines.filter((l) => l.msg === 'RabbitMQ queue missing; topology declared again')).toHaveLength(1);
+    });
+
+    it('rejects a publish whose queue is missing again right after it was declared again: it retries once, not in a loop', async () => {
+      const deletions: string[] = [];
+      const { queue } = await open({
+        faults: {
+          beforePublish: async (message) => {
+            deletions.push(message.queue);
+            await deleteQueue(message.queue);
+          },
+        },
+      });
+      await expect(queue.publish([makeBatch('action-a', 0)])).rejects.toThrow(new RegExp(`unroutable: queue ${name} does not exist`));
+      expect(deletions).toEqual([name, name]);
+    });
+
+    it('reads depth after declaring deleted queues again, instead of failing until the next reconnection', async () => {
+      const { queue } = await open();
+      await deleteQueue(name);
+      await deleteQueue(queue.names.deadLetter);
+      expect(await queue.depth()).toEqual({ ready: 0, unacked: null, delayed: 0, deadLettered: 0 });
+      expect(await consumersOf(name)).toBe(0);
+      expect(await consumersOf(queue.names.deadLetter)).toBe(0);
+    });
+
+    it('publishes a retry copy to a deleted delay queue once it declared the queue again: the batch comes back after its backoff', async () => {
+      const { queue } = await open();
+      await deleteQueue(queue.names.delays[0]!.name); // where a 200 ms backoff waits
+      await queue.publish([makeBatch('action-a', 0)]);
+      const received: { attempt: number; at: number }[] = [];
+      const { errors } = await consume(queue, async (_batch, delivery) => {
+        received.push({ attempt: delivery.attempt, at: Date.now() });
+        if (delivery.attempt === 1) throw new Error('transient');
+        return 'ack';
+      });
+      await waitFor(() => received.length >= 2, 10_000, 'the batch back from its delay queue');
+      expect(received.map((r) => r.attempt)).toEqual([1, 2]);
+      expect(received[1]!.at - received[0]!.at).toBeGreaterThanOrEqual(200 - 20);
+      expect(errors).toEqual([]);
+    });
+  });
 
   describe('errors', () => {
     it('reports a queue error once: to onError when the subscription has one, else to its own log', async () => {

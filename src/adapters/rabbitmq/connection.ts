@@ -39,10 +39,12 @@ export interface RabbitConnectionOptions {
  */
 export class RabbitConnection {
   private readonly lostListeners = new Set<(error: Error) => void>();
+  private declaring: Promise<void> | null = null;
 
   private constructor(
     private readonly model: RecoveringChannelModel,
     private readonly logger: Logger,
+    private readonly setup: (channel: Channel) => Promise<void>,
   ) {}
 
   /**
@@ -76,7 +78,7 @@ export class RabbitConnection {
         },
       },
     });
-    const connection = new RabbitConnection(model, logger);
+    const connection = new RabbitConnection(model, logger, options.setup);
     connection.listen(options.name);
     try {
       await model.waitForConnect();
@@ -113,6 +115,31 @@ export class RabbitConnection {
   onLost(listener: (error: Error) => void): () => void {
     this.lostListeners.add(listener);
     return () => this.lostListeners.delete(listener);
+  }
+
+  /**
+   * Runs `setup` again on a fresh channel, for an owner that found one of the topology's queues
+   * missing (404 NOT_FOUND: deleted by an operator, or lost by the broker). Without this, `setup`
+   * runs only when a connection opens, and a queue deleted under a live connection stays missing.
+   * Calls made while a declaration runs share it, so a queue that the publisher, a consumer and a
+   * depth read all miss at once is declared once. `reason` (the 404) goes into the log line.
+   * Rejects when no channel opens (the connection was closed) or a declaration fails.
+   */
+  declareAgain(reason: Error): Promise<void> {
+    this.declaring ??= (async () => {
+      try {
+        const channel = await this.createChannel();
+        try {
+          await this.setup(channel);
+        } finally {
+          await channel.close().catch(() => undefined); // a failed declare has closed it already
+        }
+        this.logger.warn({ err: reason }, 'RabbitMQ queue missing; topology declared again');
+      } finally {
+        this.declaring = null;
+      }
+    })();
+    return this.declaring;
   }
 
   /** A channel on the live connection; during an outage, waits for the reconnection. Rejects once the connection is closed. */

@@ -1,14 +1,15 @@
 import type { Channel } from 'amqplib';
 import type { DistributedSettings } from '../../config';
+import { toError } from '../../errors';
 import type { Logger } from '../../observability/logger';
 import type { BatchConsumer, BatchQueue, ConsumeOptions, QueueDepth, QueueRetry, Subscription } from '../../queue/batchQueue';
 import type { BatchMessage } from '../../types/entities';
 import { batchMessage } from './batchMessages';
 import { ChannelSlot, DEFAULT_RECONNECT, RabbitConnection, withinMs, type ReconnectPolicy } from './connection';
 import { ManagementApi, vhostOf } from './managementApi';
-import { ConfirmedPublisher } from './publisher';
+import { ConfirmedPublisher, type PublishFaults } from './publisher';
 import { RabbitSubscription } from './subscription';
-import { declareTopology, queueNames, type QueueNames } from './topology';
+import { declareTopology, isQueueMissing, queueNames, type QueueNames } from './topology';
 
 export interface RabbitQueueOptions {
   /** Spaces the deliveries of a batch whose consumer threw: the copy waits `backoffMs(attempt)` ms in a delay queue. */
@@ -23,6 +24,8 @@ export interface RabbitQueueOptions {
   reconnect?: Partial<ReconnectPolicy>;
   /** The connection's name in the management UI. Default `bulk-action-platform <queue>`. */
   connectionName?: string;
+  /** Named points where tests inject faults into publishing (every publish: batches, retry and dead-letter copies); production sets none. */
+  faults?: PublishFaults;
 }
 
 /** The settings this adapter reads; `DistributedSettings` has them all. */
@@ -46,11 +49,14 @@ export async function openRabbitBatchQueue(settings: RabbitSettings, options: Ra
   return new RabbitBatchQueue(connection, names, management, { ...options, reconnect });
 }
 
+type ReadyCounts = Pick<QueueDepth, 'ready' | 'delayed' | 'deadLettered'>;
+
 /**
  * The BatchQueue port on RabbitMQ (distributed mode): durable quorum queues, persistent messages,
  * publisher confirms, manual acks, retries through delay queues, and a dead-letter queue. Survives
  * a lost connection: it reconnects with backoff, declares the queues again and restarts every
- * subscription with its concurrency.
+ * subscription with its concurrency. Survives a queue deleted under a live connection too: whoever
+ * meets its 404 (a consumer, a publish returned unroutable, a depth read) declares them again.
  */
 export class RabbitBatchQueue implements BatchQueue {
   private readonly publisher: ConfirmedPublisher;
@@ -68,7 +74,7 @@ export class RabbitBatchQueue implements BatchQueue {
     private readonly options: RabbitQueueOptions & { reconnect: ReconnectPolicy },
   ) {
     this.outageTimeoutMs = options.outageTimeoutMs ?? 30_000;
-    this.publisher = new ConfirmedPublisher(connection, options.logger);
+    this.publisher = new ConfirmedPublisher(connection, options.logger, options.faults);
     this.inspector = new ChannelSlot(() => connection.createChannel(), () => undefined);
   }
 
@@ -119,7 +125,10 @@ export class RabbitBatchQueue implements BatchQueue {
    * - unacked: from the management API, which lags by up to its statistics interval (5 s by
    *   default); null without RABBITMQ_MANAGEMENT_URL, while the broker has no sample of a new
    *   queue yet, or when the API fails (logged).
-   * Rejects when the broker stays unreachable for `outageTimeoutMs`, or a queue is missing (404).
+   * A queue found missing (404) is declared again and the counts read once more, so a deleted
+   * queue does not fail every health check until the next reconnection.
+   * Rejects when the broker stays unreachable for `outageTimeoutMs`, the declaration fails, or a
+   * queue is missing again right after it.
    */
   async depth(): Promise<QueueDepth> {
     this.assertOpen();
@@ -130,16 +139,26 @@ export class RabbitBatchQueue implements BatchQueue {
     return { ready: counts.ready, unacked, delayed: counts.delayed, deadLettered: counts.deadLettered };
   }
 
-  private async countReady(): Promise<{ ready: number; delayed: number; deadLettered: number }> {
+  private async countReady(): Promise<ReadyCounts> {
+    try {
+      return await this.countReadyOnce();
+    } catch (error) {
+      if (!isQueueMissing(error)) throw error;
+      await this.connection.declareAgain(toError(error));
+      return this.countReadyOnce(); // the 404 closed the inspector channel: this opens another
+    }
+  }
+
+  private async countReadyOnce(): Promise<ReadyCounts> {
     const channel = await this.inspector.get();
     // One channel answers one RPC at a time: amqplib queues these, no need to wait for each.
-    const count = async (queue: string) => (await channel.checkQueue(queue)).messageCount;
-    const [ready, deadLettered, ...delays] = await Promise.all([
-      count(this.names.work),
-      count(this.names.deadLetter),
-      ...this.names.delays.map((d) => count(d.name)),
-    ]);
-    return { ready: ready ?? 0, deadLettered: deadLettered ?? 0, delayed: delays.reduce((sum, n) => sum + n, 0) };
+    const queues = [this.names.work, this.names.deadLetter, ...this.names.delays.map((d) => d.name)];
+    const counts = await Promise.allSettled(queues.map(async (queue) => (await channel.checkQueue(queue)).messageCount));
+    // A 404 closes the channel and fails the checks queued behind it with a vaguer error: throw the 404.
+    const failures = counts.flatMap((c) => (c.status === 'rejected' ? [c.reason as unknown] : []));
+    if (failures.length > 0) throw toError(failures.find(isQueueMissing) ?? failures[0]);
+    const [ready = 0, deadLettered = 0, ...delays] = counts.map((c) => (c.status === 'fulfilled' ? c.value : 0));
+    return { ready, deadLettered, delayed: delays.reduce((sum, n) => sum + n, 0) };
   }
 
   private async unacknowledged(): Promise<number | null> {

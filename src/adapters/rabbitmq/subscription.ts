@@ -7,7 +7,7 @@ import { attemptOf, deadLetterCopy, MalformedBatchError, parseBatchMessage, retr
 import type { RabbitConnection, ReconnectPolicy } from './connection';
 import { abortable, ConsumerSession } from './consumerSession';
 import type { ConfirmedPublisher } from './publisher';
-import { delayQueueFor, type QueueNames } from './topology';
+import { delayQueueFor, isQueueMissing, type QueueNames } from './topology';
 
 export interface SubscriptionDeps {
   connection: RabbitConnection;
@@ -40,6 +40,8 @@ type Result = { verdict: BatchVerdict } | { failure: Error } | { malformed: Malf
  * After a channel closes, the subscription waits for its abandoned consumer calls to end (so that
  * at most `concurrency` calls ever run, and this process never runs a batch twice at once), then
  * opens a new channel with backoff; during an outage that waits for the connection to return.
+ * A work queue found missing there (deleted: the broker cancels our consumer, and basic.consume
+ * fails 404) is declared again, so consuming resumes without waiting for a reconnection.
  *
  * Each error is reported once: to `onError` when the subscription has one, else to the logger.
  */
@@ -65,7 +67,10 @@ export class RabbitSubscription implements Subscription {
     });
   }
 
-  /** Starts consuming; rejects if the first channel cannot be opened (the connection was closed, or the work queue is missing). */
+  /**
+   * Starts consuming; rejects if the first channel cannot be opened (the connection was closed), or
+   * the work queue is missing and cannot be declared again.
+   */
   static async start(deps: SubscriptionDeps, consumer: BatchConsumer, options: ConsumeOptions, onStopped: () => void): Promise<RabbitSubscription> {
     if (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1) throw new RangeError(`concurrency must be a positive integer; got ${options.concurrency}`);
     const subscription = new RabbitSubscription(deps, consumer, options, onStopped);
@@ -126,17 +131,14 @@ export class RabbitSubscription implements Subscription {
     }
   }
 
+  /** Consumes on a new channel; a missing work queue is declared again and consumed once more. */
   private openSession(): Promise<ConsumerSession> {
     const opening = (async () => {
-      const channel = await abortable(this.deps.connection.createChannel(), this.abort.signal);
-      const session = new ConsumerSession(channel);
-      try {
-        await channel.prefetch(this.options.concurrency);
-        await session.consume(this.deps.names.work, (message) => this.receive(session, message));
-      } catch (error) {
-        await session.close();
-        throw error;
-      }
+      const session = await this.consumeOnNewChannel().catch(async (error: unknown) => {
+        if (!isQueueMissing(error) || this.stopping) throw error;
+        await this.deps.connection.declareAgain(toError(error));
+        return this.consumeOnNewChannel(); // the 404 closed the channel
+      });
       this.session = session;
       return session;
     })();
@@ -146,6 +148,19 @@ export class RabbitSubscription implements Subscription {
       () => (this.opening = null),
     );
     return opening;
+  }
+
+  private async consumeOnNewChannel(): Promise<ConsumerSession> {
+    const channel = await abortable(this.deps.connection.createChannel(), this.abort.signal);
+    const session = new ConsumerSession(channel);
+    try {
+      await channel.prefetch(this.options.concurrency);
+      await session.consume(this.deps.names.work, (message) => this.receive(session, message));
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    return session;
   }
 
   private receive(session: ConsumerSession, message: ConsumeMessage | null): void {

@@ -95,3 +95,12 @@ export async function declareTopology(channel: Channel, names: QueueNames): Prom
 export function allQueues(names: QueueNames): string[] {
   return [names.work, names.deadLetter, ...names.delays.map((d) => d.name)];
 }
+
+/**
+ * Whether `error` is the broker's 404 NOT_FOUND, its answer to an operation on a queue that does
+ * not exist (amqplib puts the AMQP reply code on the error as `code`). The adapter only ever names
+ * its own queues, so this means one of the topology's queues is gone.
+ */
+export function isQueueMissing(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 404;
+}
