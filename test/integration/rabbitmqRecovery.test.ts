@@ -1,6 +1,7 @@
 import { connect, type ChannelModel } from 'amqplib';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEAD_LETTER_REASON_HEADER, PENDING_DEAD_LETTER_HEADER, type OutgoingMessage } from '../../src/adapters/rabbitmq/batchMessages';
 import { openRabbitBatchQueue, type RabbitBatchQueue, type RabbitQueueOptions } from '../../src/adapters/rabbitmq/rabbitBatchQueue';
 import { allQueues, queueNames } from '../../src/adapters/rabbitmq/topology';
 import type { BatchConsumer, Subscription } from '../../src/queue/batchQueue';
@@ -10,8 +11,9 @@ import { waitFor } from '../support/waitFor';
 
 /**
  * How the RabbitMQ adapter recovers, against the real broker: queues deleted under a live
- * connection (declared again on the 404, no reconnection needed), and errors reported once.
- * Every test works on queues of its own name and deletes only those.
+ * connection (declared again on the 404, no reconnection needed), dead-letter verdicts that
+ * survive a failed dead-letter publish, and errors reported once. Every test works on queues of
+ * its own name and deletes only those.
  */
 describeWithServices('RabbitMQ batch queue recovery', ['rabbitmq'], () => {
   let name: string;
@@ -92,6 +94,19 @@ describeWithServices('RabbitMQ batch queue recovery', ['rabbitmq'], () => {
     return messages;
   }
 
+  /** A `faults.beforePublish` that fails the first `times` publishes to queues `which` picks. */
+  function failPublishes(times: number, which: (message: OutgoingMessage) => boolean) {
+    const failed: string[] = [];
+    return {
+      failed,
+      beforePublish: (message: OutgoingMessage) => {
+        if (failed.length >= times || !which(message)) return;
+        failed.push(message.queue);
+        throw new Error(`injected publish failure to ${message.queue}`);
+      },
+    };
+  }
+
   describe('a deleted queue', () => {
     it('declares the work queue again when it is deleted mid-consumption, and consumes what is published next', async () => {
       const { queue } = await open();
@@ -163,6 +178,61 @@ describeWithServices('RabbitMQ batch queue recovery', ['rabbitmq'], () => {
       expect(received.map((r) => r.attempt)).toEqual([1, 2]);
       expect(received[1]!.at - received[0]!.at).toBeGreaterThanOrEqual(200 - 20);
       expect(errors).toEqual([]);
+    });
+  });
+
+  describe('dead-letter verdicts', () => {
+    it('dead-letters a batch whose dead-letter copy failed, although its next delivery answers ack', async () => {
+      const faults = failPublishes(1, (m) => m.queue === `${name}.dead-letter`);
+      const { queue } = await open({ faults });
+      await queue.publish([makeBatch('action-a', 0)]);
+      const received: { attempt: number; at: number }[] = [];
+      const { errors } = await consume(queue, async (_batch, delivery) => {
+        received.push({ attempt: delivery.attempt, at: Date.now() });
+        // As processBatch does: the first delivery gives up, the next finds every entity settled.
+        return delivery.attempt === 1 ? 'dead-letter' : 'ack';
+      });
+      await waitFor(async () => (await queue.depth()).deadLettered === 1, 10_000, 'the dead letter');
+      expect(faults.failed).toEqual([queue.names.deadLetter]);
+      expect(received.map((r) => r.attempt)).toEqual([1, 2]);
+      expect(received[1]!.at - received[0]!.at).toBeGreaterThanOrEqual(300 - 20); // handed back after the pause, not at once
+      expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/could not dead-letter .*injected publish failure.*handed it back with its dead-letter verdict, delivered again in 300 ms/)]);
+
+      const [deadLetter] = await drain(queue.names.deadLetter);
+      expect(JSON.parse(deadLetter!.content.toString())).toEqual(makeBatch('action-a', 0));
+      expect(deadLetter!.properties.headers?.[DEAD_LETTER_REASON_HEADER]).toBe('the consumer gave up on the batch');
+      // A dead letter an operator moves back to the work queue must run as a new batch, not be dead-lettered again.
+      expect(deadLetter!.properties.headers).not.toHaveProperty(PENDING_DEAD_LETTER_HEADER);
+      expect(await queue.depth()).toMatchObject({ ready: 0, delayed: 0 });
+    });
+
+    it('keeps the verdict through a retry: the handed-back batch whose consumer throws is still dead-lettered on its next ack', async () => {
+      const faults = failPublishes(1, (m) => m.queue === `${name}.dead-letter`);
+      const { queue } = await open({ faults });
+      await queue.publish([makeBatch('action-a', 0)]);
+      const verdicts: BatchConsumer[] = [async () => 'dead-letter', async () => Promise.reject(new Error('transient')), async () => 'ack'];
+      const attempts: number[] = [];
+      await consume(queue, async (batch, delivery) => {
+        attempts.push(delivery.attempt);
+        return (verdicts.shift() ?? (async () => 'ack'))(batch, delivery);
+      });
+      await waitFor(async () => (await queue.depth()).deadLettered === 1, 10_000, 'the dead letter');
+      expect(attempts).toEqual([1, 2, 3]);
+    });
+
+    it('dead-letters it on its redelivery to this process when the copy carrying the verdict failed too', async () => {
+      const faults = failPublishes(2, (m) => m.queue !== name); // the dead letter, then the copy carrying its verdict
+      const { queue } = await open({ faults });
+      await queue.publish([makeBatch('action-a', 0)]);
+      const attempts: number[] = [];
+      const { errors } = await consume(queue, async (_batch, delivery) => {
+        attempts.push(delivery.attempt);
+        return delivery.attempt === 1 ? 'dead-letter' : 'ack';
+      });
+      await waitFor(async () => (await queue.depth()).deadLettered === 1, 10_000, 'the dead letter');
+      expect(faults.failed).toEqual([queue.names.deadLetter, queue.names.delays[0]!.name]);
+      expect(attempts).toEqual([1, 2]); // the original, requeued: the broker counted the return
+      expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/could not settle .*handing it back with its verdict failed too.*requeueing it in 300 ms/)]);
     });
   });
 

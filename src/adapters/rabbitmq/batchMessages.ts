@@ -8,11 +8,17 @@ import type { BatchMessage } from '../../types/entities';
  * - `x-bulk-attempt`: the attempt this copy's first delivery is (1 when published, n + 1 on the
  *   retry copy of a delivery n that threw);
  * - `x-bulk-last-error`: on a retry copy, why the previous attempt failed (for operators);
- * - `x-bulk-dead-letter-reason`: on a dead letter, why it is there.
+ * - `x-bulk-dead-letter-reason`: on a dead letter, why it is there;
+ * - `x-bulk-pending-dead-letter`: on a copy handed back to the work queue (through a delay queue)
+ *   because its dead-letter copy could not be published, the verdict's reason: it is dead-lettered
+ *   on its next settlement whatever the consumer answers then. Its consumer will find the entities
+ *   settled and answer 'ack', and the verdict would be lost. A separate header from the dead
+ *   letter's own, so that a dead letter an operator moves back to the work queue runs normally.
  */
 export const ATTEMPT_HEADER = 'x-bulk-attempt';
 export const LAST_ERROR_HEADER = 'x-bulk-last-error';
 export const DEAD_LETTER_REASON_HEADER = 'x-bulk-dead-letter-reason';
+export const PENDING_DEAD_LETTER_HEADER = 'x-bulk-pending-dead-letter';
 
 /**
  * Set by quorum queues on a redelivery (RabbitMQ docs, "Quorum Queues", poison message handling):
@@ -52,17 +58,37 @@ export function batchMessage(queue: string, batch: BatchMessage): OutgoingMessag
  * per-message TTL (ms, as a decimal string per the AMQP property); when it runs out the broker
  * dead-letters the copy back to the work queue and strips the expiration, so it does not expire
  * there. Only our headers are carried over: the new copy has no `x-delivery-count` of its own.
+ * `pendingDeadLetter`: the reason of a dead-letter verdict the copy must carry (see
+ * PENDING_DEAD_LETTER_HEADER); by default the delivered copy's own, so a retry never drops it.
  */
-export function retryCopy(delivered: Message, delayQueue: string, nextAttempt: number, delayMs: number, lastError: string): OutgoingMessage {
+export function retryCopy(
+  delivered: Message,
+  delayQueue: string,
+  nextAttempt: number,
+  delayMs: number,
+  lastError: string,
+  pendingDeadLetter: string | null = pendingDeadLetterOf(delivered),
+): OutgoingMessage {
   return {
     queue: delayQueue,
     content: delivered.content,
     properties: {
       ...carriedProperties(delivered),
       expiration: String(Math.max(0, Math.round(delayMs))),
-      headers: { [ATTEMPT_HEADER]: nextAttempt, [LAST_ERROR_HEADER]: lastError.slice(0, MAX_NOTE_LENGTH) },
+      headers: {
+        [ATTEMPT_HEADER]: nextAttempt,
+        [LAST_ERROR_HEADER]: lastError.slice(0, MAX_NOTE_LENGTH),
+        ...(pendingDeadLetter === null ? {} : { [PENDING_DEAD_LETTER_HEADER]: pendingDeadLetter.slice(0, MAX_NOTE_LENGTH) }),
+      },
     },
   };
+}
+
+/** The reason of the dead-letter verdict a delivered copy carries (PENDING_DEAD_LETTER_HEADER), or null. */
+export function pendingDeadLetterOf(delivered: Message): string | null {
+  const value: unknown = delivered.properties.headers?.[PENDING_DEAD_LETTER_HEADER];
+  if (typeof value === 'string') return value;
+  return Buffer.isBuffer(value) ? value.toString('utf8') : null;
 }
 
 /** The copy kept in the dead-letter queue, with the attempt it ended on and why. */

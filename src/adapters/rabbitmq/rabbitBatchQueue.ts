@@ -8,6 +8,7 @@ import { batchMessage } from './batchMessages';
 import { ChannelSlot, DEFAULT_RECONNECT, RabbitConnection, withinMs, type ReconnectPolicy } from './connection';
 import { ManagementApi, vhostOf } from './managementApi';
 import { ConfirmedPublisher, type PublishFaults } from './publisher';
+import { PendingDeadLetters } from './settlement';
 import { RabbitSubscription } from './subscription';
 import { declareTopology, isQueueMissing, queueNames, type QueueNames } from './topology';
 
@@ -63,6 +64,8 @@ export class RabbitBatchQueue implements BatchQueue {
   /** For passive queue checks: a missing queue closes the channel it is checked on (404), so not the publisher's. */
   private readonly inspector: ChannelSlot<Channel>;
   private readonly subscriptions = new Set<RabbitSubscription>();
+  /** Shared by this queue's subscriptions: see `PendingDeadLetters`. */
+  private readonly pendingDeadLetters = new PendingDeadLetters();
   private readonly outageTimeoutMs: number;
   private closing: Promise<void> | null = null;
 
@@ -109,6 +112,7 @@ export class RabbitBatchQueue implements BatchQueue {
         logger: this.options.logger,
         reconnect: this.options.reconnect,
         publishTimeoutMs: this.outageTimeoutMs,
+        pendingDeadLetters: this.pendingDeadLetters,
       },
       consumer,
       options,

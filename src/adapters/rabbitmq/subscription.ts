@@ -1,28 +1,15 @@
 import type { ConsumeMessage } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toError } from '../../errors';
-import type { Logger } from '../../observability/logger';
-import type { BatchConsumer, BatchVerdict, ConsumeOptions, QueueRetry, Subscription } from '../../queue/batchQueue';
-import { attemptOf, deadLetterCopy, MalformedBatchError, parseBatchMessage, retryCopy, type OutgoingMessage } from './batchMessages';
-import type { RabbitConnection, ReconnectPolicy } from './connection';
+import type { BatchConsumer, ConsumeOptions, Subscription } from '../../queue/batchQueue';
+import type { RabbitConnection } from './connection';
 import { abortable, ConsumerSession } from './consumerSession';
-import type { ConfirmedPublisher } from './publisher';
-import { delayQueueFor, isQueueMissing, type QueueNames } from './topology';
+import { settleDelivery, type SettlementContext, type SettlementDeps } from './settlement';
+import { isQueueMissing } from './topology';
 
-export interface SubscriptionDeps {
+export interface SubscriptionDeps extends SettlementDeps {
   connection: RabbitConnection;
-  publisher: ConfirmedPublisher;
-  names: QueueNames;
-  retry: QueueRetry;
-  logger: Logger;
-  /** Also the backoff between attempts to open a consumer channel again. */
-  reconnect: ReconnectPolicy;
-  /** Bound on publishing a retry or dead-letter copy (ms). */
-  publishTimeoutMs: number;
 }
-
-/** What the consumer made of one delivery. */
-type Result = { verdict: BatchVerdict } | { failure: Error } | { malformed: MalformedBatchError };
 
 /**
  * Consumes the work queue on a channel of its own with prefetch = `concurrency` (AMQP 0-9-1
@@ -31,7 +18,9 @@ type Result = { verdict: BatchVerdict } | { failure: Error } | { malformed: Malf
  * A delivery is settled only after the consumer's promise settled (its outcomes are stored by then):
  * - `ack`: basic.ack;
  * - `dead-letter`: a confirmed copy to the dead-letter queue, then basic.ack;
- * - a throw: a confirmed copy to the delay queue of its backoff, then basic.ack.
+ * - a throw: a confirmed copy to the delay queue of its backoff, then basic.ack;
+ * - a copy that cannot be published: the batch goes back after a pause (settlement.ts, handBack),
+ *   a dead letter with its verdict, so that a later 'ack' still dead-letters it.
  * Settling happens on the channel the delivery came from and only while it is open. When it closed
  * (connection lost), the broker has put the message back (unacked deliveries of a closed channel
  * are requeued) and counts the redelivery in `x-delivery-count`; acking it on another channel is
@@ -55,16 +44,18 @@ export class RabbitSubscription implements Subscription {
   /** Why the connection last went down: a channel closed by that carries no reason of its own. */
   private connectionLoss: Error | null = null;
   private readonly unlisten: () => void;
+  private readonly settlement: SettlementContext;
 
   private constructor(
     private readonly deps: SubscriptionDeps,
-    private readonly consumer: BatchConsumer,
+    consumer: BatchConsumer,
     private readonly options: ConsumeOptions,
     private readonly onStopped: () => void,
   ) {
     this.unlisten = deps.connection.onLost((error) => {
       this.connectionLoss = error;
     });
+    this.settlement = { deps, consumer, report: (error) => this.report(error), pause: (ms) => this.pause(ms) };
   }
 
   /**
@@ -169,65 +160,10 @@ export class RabbitSubscription implements Subscription {
       session.lose(new Error('the broker cancelled the consumer (was the queue deleted?)'));
       return;
     }
-    const task: Promise<void> = this.settle(session, message)
+    const task: Promise<void> = settleDelivery(this.settlement, session, message)
       .catch((error: unknown) => this.report(error))
       .finally(() => this.inFlight.delete(task));
     this.inFlight.add(task);
-  }
-
-  private async settle(session: ConsumerSession, message: ConsumeMessage): Promise<void> {
-    const attempt = attemptOf(message);
-    const result = await this.run(message, attempt);
-    if (!session.isOpen) {
-      this.deps.logger.debug({ queue: this.deps.names.work, messageId: message.properties.messageId, attempt }, 'delivery abandoned: its channel closed, the broker delivers it again');
-      return;
-    }
-    let copy: { message: OutgoingMessage; delayMs: number } | null = null;
-    try {
-      copy = this.copyFor(message, attempt, result);
-      if (copy) await this.deps.publisher.publish([copy.message], this.deps.publishTimeoutMs);
-    } catch (error) {
-      // The copy may not exist, so keep the original and hand it back (the redelivery counts as the
-      // next attempt through the broker's delivery count). Not at once: the broker is failing us, and a batch
-      // requeued at once would loop hot. A closed channel has handed it back already.
-      if (!session.isOpen) return;
-      const pauseMs = Math.max(copy?.delayMs ?? 0, this.deps.reconnect.maxDelayMs);
-      this.report(new Error(`could not settle a batch of ${this.deps.names.work} (${toError(error).message}); requeueing it in ${pauseMs} ms`));
-      await this.pause(pauseMs);
-      session.reject(message);
-      return;
-    }
-    session.ack(message);
-  }
-
-  private async run(message: ConsumeMessage, attempt: number): Promise<Result> {
-    let batch;
-    try {
-      batch = parseBatchMessage(message.content);
-    } catch (error) {
-      return { malformed: error as MalformedBatchError };
-    }
-    try {
-      return { verdict: await this.consumer(batch, { attempt }) };
-    } catch (error) {
-      return { failure: toError(error) }; // the consumer's own business: it reports why
-    }
-  }
-
-  private copyFor(message: ConsumeMessage, attempt: number, result: Result): { message: OutgoingMessage; delayMs: number } | null {
-    const { names } = this.deps;
-    if ('malformed' in result) {
-      this.report(new Error(`malformed batch message ${String(message.properties.messageId ?? '(no message id)')} on ${names.work}: ${result.malformed.message}; moved to ${names.deadLetter}`));
-      return { message: deadLetterCopy(message, names.deadLetter, attempt, `malformed: ${result.malformed.message}`), delayMs: 0 };
-    }
-    if ('failure' in result) {
-      const delayMs = this.deps.retry.backoffMs(attempt);
-      // A NaN or negative expiration would make the broker close the publishing channel.
-      if (!Number.isFinite(delayMs) || delayMs < 0) throw new RangeError(`backoffMs(${attempt}) returned ${delayMs}; expected a non-negative number of ms`);
-      return { message: retryCopy(message, delayQueueFor(names, delayMs), attempt + 1, delayMs, result.failure.message), delayMs };
-    }
-    if (result.verdict === 'dead-letter') return { message: deadLetterCopy(message, names.deadLetter, attempt, 'the consumer gave up on the batch'), delayMs: 0 };
-    return null;
   }
 
   /** Waits until every consumer call in flight (and its settlement) ended, including any that start meanwhile. */
