@@ -16,7 +16,8 @@ const until = <T>(what: string, fn: () => Promise<T | undefined>) => untilDone(w
 beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  server = startServer({ DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', WORKER_THREADS: '2' });
+  // Embedded mode even where the environment names the servers (CI does, for distributed suites).
+  server = startServer({ MONGODB_URL: '', RABBITMQ_URL: '', DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', WORKER_THREADS: '2' });
   await until('the server answering /health', async () => ((await fetch(`${base}/health`)).ok ? true : undefined));
   // The banner comes once the workers run too (the server listens first).
   await until('the next steps printed', async () => (server.output().includes('Try it:') ? true : undefined));
