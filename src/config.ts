@@ -28,7 +28,7 @@ export interface Config {
   bodyLimitBytes: number;
   rateLimitPerMinute: number;
   duplicateWindowSeconds: number;
-  /** Seed a demo account into an empty store on start. */
+  /** Seed a demo account into an empty store on start. Default: on in embedded mode, off in distributed mode. */
   demoData: boolean;
   logLevel: string;
   retry: RetrySettings;
@@ -72,12 +72,13 @@ type Env = Record<string, string | undefined>;
 export function loadConfig(env: Env = process.env, argv: string[] = []): Config {
   const { values } = parseArgs({ args: argv, options: { role: { type: 'string' } }, strict: false, allowPositionals: true });
   const roleArg = typeof values.role === 'string' ? values.role : undefined;
+  const distributed = distributedSettings(env);
   return {
     role: oneOf({ ...env, ROLE: roleArg ?? env.ROLE }, 'ROLE', 'all', ['api', 'worker', 'all']) as Role,
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST ?? '0.0.0.0',
     dataDir: path.resolve(env.DATA_DIR ?? './data'),
-    distributed: distributedSettings(env),
+    distributed,
     batchSize: int(env, 'BATCH_SIZE', 1000, 1, 10_000),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2, 1, 256),
     workerThreads: int(env, 'WORKER_THREADS', 2, 0, 64),
@@ -85,7 +86,8 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_REQUESTS_PER_MINUTE', 60, 1, 100_000),
     duplicateWindowSeconds: int(env, 'DUPLICATE_WINDOW_SECONDS', 600, 0, 30 * 24 * 3600),
-    demoData: bool(env, 'DEMO_DATA', true),
+    // A shared MongoDB is somebody's CRM: demo records go there only when asked for.
+    demoData: bool(env, 'DEMO_DATA', distributed === null),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     retry: {
       maxAttempts: int(env, 'MAX_BATCH_ATTEMPTS', 5, 1, 100),

@@ -19,6 +19,12 @@ describe('loadConfig: the mode', () => {
     });
   });
 
+  it('seeds demo data by default only in embedded mode', () => {
+    expect(loadConfig({}).demoData).toBe(true);
+    expect(loadConfig(BOTH).demoData).toBe(false);
+    expect(loadConfig({ ...BOTH, DEMO_DATA: 'true' }).demoData).toBe(true);
+  });
+
   it('takes MONGODB_DATABASE over the URL path, and bulk_actions when neither names one', () => {
     expect(loadConfig({ ...BOTH, MONGODB_DATABASE: 'other' }).distributed?.mongodbDatabase).toBe('other');
     expect(loadConfig({ ...BOTH, MONGODB_URL: 'mongodb://db.example:27017/' }).distributed?.mongodbDatabase).toBe('bulk_actions');
