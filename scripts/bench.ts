@@ -109,6 +109,9 @@ async function runPlatform(dataDir: string, ids: string[]): Promise<PlatformRun>
   const server = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     env: {
       ...process.env,
+      // Embedded whatever the shell exports (.ci/services.sh exports both): empty means unset.
+      MONGODB_URL: '',
+      RABBITMQ_URL: '',
       DATA_DIR: dataDir,
       PORT: String(port),
       HOST: '127.0.0.1',
