@@ -104,6 +104,11 @@ export async function buildPlatform(config: Config, options: PlatformOptions): P
     const mongo = await openMongoStores(settings, dedupeFieldOf(handlers), logger).catch((thrown: unknown) => {
       throw new UnreachableServerError('MongoDB', 'MONGODB_URL', settings.mongodbUrl, thrown);
     });
+    // Every registered type's indexes at start-up: entities by account and id, and the de-dup key.
+    await mongo.entityStore.prepare(Object.keys(handlers)).catch(async (thrown: unknown) => {
+      await mongo.close();
+      throw thrown;
+    });
     logger.info({ rabbitmq: redactUrl(settings.rabbitmqUrl), queue: settings.rabbitmqQueue }, 'connecting to RabbitMQ');
     const queue = await openRabbitBatchQueue(settings, { retry: queueRetryOf(config), logger }).catch(async (thrown: unknown) => {
       await mongo.close();

@@ -19,7 +19,7 @@ export interface WorkerThreadData {
 
 const { config, concurrency, threadNo, writeLockBuffer } = workerData as WorkerThreadData;
 const logger = createLogger(config.logLevel).child({ thread: threadNo });
-// Other threads' enqueues are not seen in-process: a short poll picks them up.
+// Batches other threads publish are not seen in-process: a short poll picks them up.
 const stores = openEmbeddedStores(config, handlers, { queue: { pollMs: 50 }, writeLock: new WriteLock(writeLockBuffer) });
 const subscription = await startWorkers(
   { jobStore: stores.jobStore, entityStore: stores.entityStore, handlers, retry: retryPolicyOf(config), logger, now: Date.now },

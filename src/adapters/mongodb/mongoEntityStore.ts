@@ -39,6 +39,14 @@ export class MongoEntityStore implements EntityStore {
     private readonly options: MongoEntityStoreOptions,
   ) {}
 
+  /**
+   * Creates the collections' indexes of these entity types now (the composition root passes every
+   * registered type at start-up); a type first seen later gets them on its first use.
+   */
+  async prepare(entityTypes: string[]): Promise<void> {
+    await Promise.all(entityTypes.map((type) => this.collection(type)));
+  }
+
   /** Order follows the first appearance of each id in `ids`. keyShared: one aggregate over the batch's keys. */
   async getMany(entityType: string, accountId: string, ids: string[], options = { withData: true }): Promise<EntitySnapshot[]> {
     if (ids.length === 0) return [];
