@@ -38,6 +38,9 @@ describeWithServices('distributed mode: an API process and two worker processes'
     RETRY_BASE_DELAY_MS: '50',
     RATE_LIMIT_REQUESTS_PER_MINUTE: '1000',
     OUTBOX_GRACE_MS: '2000',
+    // Every entity-store call waits 100 ms (a remote CRM): an action stays part-way long enough
+    // to be watched and killed there, however fast the database is.
+    CRM_LATENCY_MS: '100',
     OUTBOX_SWEEP_INTERVAL_MS: '1000',
     PORT: String(port),
     HOST: '127.0.0.1',
