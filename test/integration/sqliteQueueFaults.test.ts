@@ -61,7 +61,7 @@ describe('the SQLite queue when its database fails', () => {
     expect(errors).toHaveLength(2);
     expect(errors[0]).toMatch(/not a batch/);
     const reasons = db.prepare('SELECT reason FROM queue_dead_letters ORDER BY id').pluck().all() as string[];
-    expect(reasons[1]).toBe('malformed payload: missing actionId, entityIds or seqs');
+    expect(reasons[1]).toBe('malformed payload: accountId is not a non-empty string');
   });
 
   it('gives a rejected batch back after its backoff, not at once', async () => {

@@ -1,6 +1,7 @@
 import type { Message } from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { attemptOf, batchMessage, deadLetterCopy, parseBatchMessage, pendingDeadLetterOf, retryCopy } from '../../src/adapters/rabbitmq/batchMessages';
+import { attemptOf, batchMessage, deadLetterCopy, pendingDeadLetterOf, retryCopy } from '../../src/adapters/rabbitmq/batchMessages';
+import { parseBatchMessage } from '../../src/queue/batchMessage';
 import { PendingDeadLetters } from '../../src/adapters/rabbitmq/settlement';
 import { delayQueueFor, queueNames } from '../../src/adapters/rabbitmq/topology';
 import { makeBatch } from '../support/fixtures';
@@ -59,15 +60,15 @@ describe('RabbitMQ batch messages', () => {
 
   it('accepts a batch with extra fields and refuses what the core cannot use', () => {
     const batch = makeBatch('action-a', 0, { firstSeqs: [0, 0, 1] });
-    expect(parseBatchMessage(Buffer.from(JSON.stringify(batch)))).toEqual(batch);
-    const broken = (change: Record<string, unknown>) => () => parseBatchMessage(Buffer.from(JSON.stringify({ ...batch, ...change })));
+    expect(parseBatchMessage(JSON.stringify(batch))).toEqual(batch);
+    const broken = (change: Record<string, unknown>) => () => parseBatchMessage(JSON.stringify({ ...batch, ...change }));
     expect(broken({ actionId: '' })).toThrow(/actionId/);
     expect(broken({ batchNo: -1 })).toThrow(/batchNo/);
     expect(broken({ seqs: [1, 2] })).toThrow(/seqs/);
     expect(broken({ entityIds: [1, 2, 3] })).toThrow(/entityIds/);
     expect(broken({ firstSeqs: [0] })).toThrow(/firstSeqs/);
     expect(broken({ fieldsToUpdate: [] })).toThrow(/fieldsToUpdate/);
-    expect(() => parseBatchMessage(Buffer.from('[1]'))).toThrow(/not a JSON object/);
+    expect(() => parseBatchMessage('[1]')).toThrow(/not a JSON object/);
   });
 
   it('routes a backoff to the first delay tier that covers it, and the longest beyond the last', () => {

@@ -2,7 +2,8 @@ import type { ConsumeMessage, Message } from 'amqplib';
 import { toError } from '../../errors';
 import type { Logger } from '../../observability/logger';
 import type { BatchConsumer, BatchVerdict, QueueRetry } from '../../queue/batchQueue';
-import { attemptOf, deadLetterCopy, MalformedBatchError, parseBatchMessage, pendingDeadLetterOf, retryCopy, type OutgoingMessage } from './batchMessages';
+import { MalformedBatchError, parseBatchMessage } from '../../queue/batchMessage';
+import { attemptOf, deadLetterCopy, pendingDeadLetterOf, retryCopy, type OutgoingMessage } from './batchMessages';
 import type { ReconnectPolicy } from './connection';
 import type { ConsumerSession } from './consumerSession';
 import type { ConfirmedPublisher } from './publisher';
@@ -73,7 +74,7 @@ export async function settleDelivery(context: SettlementContext, session: Consum
 async function run(consumer: BatchConsumer, message: ConsumeMessage, attempt: number): Promise<Result> {
   let batch;
   try {
-    batch = parseBatchMessage(message.content);
+    batch = parseBatchMessage(message.content.toString('utf8'));
   } catch (error) {
     return { malformed: error as MalformedBatchError };
   }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toError } from '../../errors';
 import type { BatchConsumer, BatchQueue, ConsumeOptions, QueueDepth, QueueRetry, Subscription } from '../../queue/batchQueue';
+import { parseBatchMessage } from '../../queue/batchMessage';
 import type { BatchMessage } from '../../types/entities';
 import type { SqliteDatabase } from './database';
 
@@ -141,10 +142,13 @@ export class SqliteBatchQueue implements BatchQueue {
 
   /** Runs the consumer on one claimed batch and settles it as the consumer decided. */
   private async deliver(row: ClaimedRow, token: string, consumer: BatchConsumer, report: (error: unknown) => void): Promise<void> {
-    const batch = parseBatch(row.payload);
-    if (typeof batch === 'string') {
-      report(new Error(`queue_batches row ${row.id} is not a batch (${batch}); dead-lettered`));
-      this.settle(row, token, { deadLetter: `malformed payload: ${batch}` }, report);
+    let batch: BatchMessage;
+    try {
+      batch = parseBatchMessage(row.payload);
+    } catch (thrown) {
+      const reason = toError(thrown).message;
+      report(new Error(`queue_batches row ${row.id} is not a batch (${reason}); dead-lettered`));
+      this.settle(row, token, { deadLetter: `malformed payload: ${reason}` }, report);
       return;
     }
     // A slow batch (a handler calling a remote CRM per entity) keeps its lease while it works.
@@ -201,19 +205,4 @@ export class SqliteBatchQueue implements BatchQueue {
     const row = this.db.writeLocked(() => this.s.claim.get({ until: now + this.leaseMs, token, now }) as ClaimedRow | undefined);
     return row ? { row, token } : undefined;
   }
-}
-
-/** The batch in a payload, or why it is not one. */
-function parseBatch(payload: string): BatchMessage | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(payload);
-  } catch (error) {
-    return toError(error).message;
-  }
-  const b = value as Partial<BatchMessage> | null;
-  if (!b || typeof b.actionId !== 'string' || !Array.isArray(b.entityIds) || !Array.isArray(b.seqs) || b.entityIds.length !== b.seqs.length) {
-    return 'missing actionId, entityIds or seqs';
-  }
-  return b as BatchMessage;
 }
