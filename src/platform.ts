@@ -7,7 +7,7 @@ import { SqliteBatchQueue, type SqliteQueueOptions } from './adapters/sqlite/sql
 import { SqliteEntityStore } from './adapters/sqlite/sqliteEntityStore';
 import { SqliteJobStore } from './adapters/sqlite/sqliteJobStore';
 import { WriteLock } from './adapters/sqlite/writeLock';
-import { redactUrl, type Config } from './config';
+import { redactUrl, type Config, type DistributedSettings } from './config';
 import { toError } from './errors';
 import { handlerFor, handlers as builtInHandlers, type HandlerRegistry } from './handlers/index';
 import type { Logger } from './observability/logger';
@@ -75,7 +75,7 @@ export function openEmbeddedStores(
   const entityStore = new SqliteEntityStore(db, dedupeFieldOf(handlers));
   return {
     jobStore: new SqliteJobStore(db),
-    entityStore: config.crmLatencyMs > 0 ? withSimulatedLatency(entityStore, config.crmLatencyMs) : entityStore,
+    entityStore: withCrmLatency(config, entityStore),
     queue,
     close: async () => {
       await queue.close();
@@ -83,6 +83,9 @@ export function openEmbeddedStores(
     },
   };
 }
+
+/** What differs between the modes: the stores, the queue, the rate limiter and (embedded) the write lock. */
+type ModeParts = Stores & { rateLimiter: RateLimiter; writeLockBuffer: SharedArrayBuffer | null };
 
 /**
  * The composition root: the only place that picks adapters. Embedded mode keeps the job store,
@@ -92,61 +95,61 @@ export function openEmbeddedStores(
 export async function buildPlatform(config: Config, options: PlatformOptions): Promise<Platform> {
   const handlers = options.handlers ?? builtInHandlers;
   const { logger } = options;
-  let stores: Stores;
-  let rateLimiter: RateLimiter;
-  let writeLockBuffer: SharedArrayBuffer | null = null;
-  if (config.distributed) {
-    const settings = config.distributed;
-    // Loaded only here: embedded mode (and its worker threads) never loads a network driver.
-    const { openMongoStores } = await import('./adapters/mongodb/connection');
-    const { openRabbitBatchQueue } = await import('./adapters/rabbitmq/rabbitBatchQueue');
-    logger.info({ mongodb: redactUrl(settings.mongodbUrl), database: settings.mongodbDatabase }, 'connecting to MongoDB');
-    const mongo = await openMongoStores(settings, dedupeFieldOf(handlers), logger).catch((thrown: unknown) => {
-      throw new UnreachableServerError('MongoDB', 'MONGODB_URL', settings.mongodbUrl, thrown);
-    });
+  const parts = config.distributed
+    ? await openDistributed(config, config.distributed, handlers, logger)
+    : openEmbedded(config, handlers, logger);
+  return {
+    config,
+    logger,
+    ...parts,
+    handlers,
+    retry: retryPolicyOf(config),
+    now: options.now ?? Date.now,
+    newId: randomUUID,
+  };
+}
+
+function openEmbedded(config: Config, handlers: HandlerRegistry, logger: Logger): ModeParts {
+  const writeLock = new WriteLock();
+  const embedded = openEmbeddedStores(config, handlers, { writeLock });
+  // One process owns an embedded data dir, so leases left by a previous run are stale.
+  const released = embedded.queue.releaseAllLeases();
+  if (released > 0) logger.warn({ released }, 'released batches leased by a previous run');
+  return { ...embedded, rateLimiter: new SlidingWindowRateLimiter(config.rateLimitPerMinute), writeLockBuffer: writeLock.buffer };
+}
+
+/** Throws UnreachableServerError when MongoDB or RabbitMQ cannot be reached; leaves no client open. */
+async function openDistributed(config: Config, settings: DistributedSettings, handlers: HandlerRegistry, logger: Logger): Promise<ModeParts> {
+  // Loaded only here: embedded mode (and its worker threads) never loads a network driver.
+  const { openMongoStores } = await import('./adapters/mongodb/connection');
+  const { openRabbitBatchQueue } = await import('./adapters/rabbitmq/rabbitBatchQueue');
+  logger.info({ mongodb: redactUrl(settings.mongodbUrl), database: settings.mongodbDatabase }, 'connecting to MongoDB');
+  const mongo = await openMongoStores(settings, dedupeFieldOf(handlers), logger).catch((thrown: unknown) => {
+    throw new UnreachableServerError('MongoDB', 'MONGODB_URL', settings.mongodbUrl, thrown);
+  });
+  try {
     // Every registered type's indexes at start-up: entities by account and id, and the de-dup key.
-    await mongo.entityStore.prepare(Object.keys(handlers)).catch(async (thrown: unknown) => {
-      await mongo.close();
-      throw thrown;
-    });
+    await mongo.entityStore.prepare(Object.keys(handlers));
     logger.info({ rabbitmq: redactUrl(settings.rabbitmqUrl), queue: settings.rabbitmqQueue }, 'connecting to RabbitMQ');
-    const queue = await openRabbitBatchQueue(settings, { retry: queueRetryOf(config), logger }).catch(async (thrown: unknown) => {
-      await mongo.close();
+    const queue = await openRabbitBatchQueue(settings, { retry: queueRetryOf(config), logger }).catch((thrown: unknown) => {
       throw new UnreachableServerError('RabbitMQ', 'RABBITMQ_URL', settings.rabbitmqUrl, thrown);
     });
-    const entityStore = config.crmLatencyMs > 0 ? withSimulatedLatency(mongo.entityStore, config.crmLatencyMs) : mongo.entityStore;
-    stores = {
+    return {
       jobStore: mongo.jobStore,
-      entityStore,
+      entityStore: withCrmLatency(config, mongo.entityStore),
       queue,
+      // Shared by every API process: the limit holds for the account, not per process.
+      rateLimiter: mongo.rateLimiter(config.rateLimitPerMinute),
+      writeLockBuffer: null,
       close: async () => {
         await queue.close();
         await mongo.close();
       },
     };
-    // Shared by every API process: the limit holds for the account, not per process.
-    rateLimiter = mongo.rateLimiter(config.rateLimitPerMinute);
-  } else {
-    const writeLock = new WriteLock();
-    const embedded = openEmbeddedStores(config, handlers, { writeLock });
-    // One process owns an embedded data dir, so leases left by a previous run are stale.
-    const released = embedded.queue.releaseAllLeases();
-    if (released > 0) logger.warn({ released }, 'released batches leased by a previous run');
-    stores = embedded;
-    rateLimiter = new SlidingWindowRateLimiter(config.rateLimitPerMinute);
-    writeLockBuffer = writeLock.buffer;
+  } catch (thrown) {
+    await mongo.close();
+    throw thrown;
   }
-  return {
-    config,
-    logger,
-    ...stores,
-    rateLimiter,
-    handlers,
-    retry: retryPolicyOf(config),
-    now: options.now ?? Date.now,
-    newId: randomUUID,
-    writeLockBuffer,
-  };
 }
 
 /**
@@ -175,6 +178,11 @@ export function retryPolicyOf(config: Config): RetryPolicy {
 function queueRetryOf(config: Config): QueueRetry {
   const policy = retryPolicyOf(config);
   return { backoffMs: (attempt) => retryDelayMs(attempt, policy) };
+}
+
+/** The entity store as processing sees it: with CRM_LATENCY_MS added to every call when it is set. */
+function withCrmLatency(config: Config, store: EntityStore): EntityStore {
+  return config.crmLatencyMs > 0 ? withSimulatedLatency(store, config.crmLatencyMs) : store;
 }
 
 function dedupeFieldOf(handlers: HandlerRegistry): DedupeFieldOf {
