@@ -1,8 +1,7 @@
-import { MongoClient } from 'mongodb';
-import { afterAll, beforeAll } from 'vitest';
 import { openMongoStores, type MongoStores } from '../../src/adapters/mongodb/connection';
 import type { DistributedSettings } from '../../src/config';
 import type { DedupeFieldOf } from '../../src/store/entityStore';
+import { mongoAdmin } from '../support/realServers';
 import { describeWithServices, services, uniqueName } from '../support/services';
 import { describeEntityStoreContract } from './entityStore.contract';
 import { describeJobStoreContract } from './jobStore.contract';
@@ -17,14 +16,7 @@ const MAX_WRITE_OPS = Number(process.env.MONGODB_MAX_WRITE_OPS || 40);
 
 describeWithServices('MongoDB adapters', ['mongodb'], () => {
   // Drops each test's database after its own client is closed.
-  let admin: MongoClient;
-  beforeAll(async () => {
-    admin = new MongoClient(services.mongodbUrl as string);
-    await admin.connect();
-  });
-  afterAll(async () => {
-    await admin.close();
-  });
+  const admin = mongoAdmin(services.mongodbUrl!);
 
   /** The adapters on a database of their own, dropped by `cleanup`. */
   async function openFresh(dedupeFieldOf: DedupeFieldOf = () => undefined): Promise<{ stores: MongoStores; cleanup: () => Promise<void> }> {
@@ -41,7 +33,7 @@ describeWithServices('MongoDB adapters', ['mongodb'], () => {
       stores,
       cleanup: async () => {
         await stores.close();
-        await admin.db(settings.mongodbDatabase).dropDatabase();
+        await admin.client.db(settings.mongodbDatabase).dropDatabase();
       },
     };
   }

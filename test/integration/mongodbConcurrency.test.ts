@@ -1,10 +1,10 @@
-import { MongoClient } from 'mongodb';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { CreateInProgressError } from '../../src/store/jobStore';
-import { isFerretDb, openMongoStores, type MongoStores } from '../../src/adapters/mongodb/connection';
+import { openMongoStores, type MongoStores } from '../../src/adapters/mongodb/connection';
 import type { InsertActionResult } from '../../src/store/jobStore';
 import type { BulkAction } from '../../src/types/entities';
 import { makeAction, makeNewAction, makeOutcome, makeOutcomes, T0 } from '../support/fixtures';
+import { mongoAdmin } from '../support/realServers';
 import { describeWithServices, services, uniqueName } from '../support/services';
 
 /**
@@ -12,16 +12,7 @@ import { describeWithServices, services, uniqueName } from '../support/services'
  * API or worker processes see. Every guarantee here rests on the server, not on the process.
  */
 describeWithServices('MongoDB adapters: two processes at once', ['mongodb'], () => {
-  let admin: MongoClient;
-  let ferretDb: boolean;
-  beforeAll(async () => {
-    admin = new MongoClient(services.mongodbUrl as string);
-    await admin.connect();
-    ferretDb = await isFerretDb(admin.db('admin'));
-  });
-  afterAll(async () => {
-    await admin.close();
-  });
+  const admin = mongoAdmin(services.mongodbUrl!);
 
   let database: string;
   let a: MongoStores;
@@ -39,7 +30,7 @@ describeWithServices('MongoDB adapters: two processes at once', ['mongodb'], () 
   afterEach(async () => {
     await a.close();
     await b.close();
-    await admin.db(database).dropDatabase();
+    await admin.client.db(database).dropDatabase();
   });
 
   /** Each outcome: created, the earlier action, or "in progress" (the winner's action was not stored yet when the loser looked). */
@@ -130,7 +121,7 @@ describeWithServices('MongoDB adapters: two processes at once', ['mongodb'], () 
   });
 
   it('keeps both of two updates of different fields of one entity made at once (MongoDB only)', async ({ skip }) => {
-    skip(ferretDb, 'FerretDB 1.x writes the whole document back on update: concurrent updates of one entity can lose each other\'s fields');
+    skip(admin.ferretDb, 'FerretDB 1.x writes the whole document back on update: concurrent updates of one entity can lose each other\'s fields');
     await a.entityStore.insertMany('contact', 'acct-a', [{ id: 'c1', data: { name: 'Ann' } }], T0);
     await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).entityStore.updateMany('contact', 'acct-a', ['c1'], { [`f${i}`]: i }, T0 + 1)));
     expect((await a.entityStore.get('contact', 'acct-a', 'c1'))?.data).toEqual({ name: 'Ann', ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`f${i}`, i])) });

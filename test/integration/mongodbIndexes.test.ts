@@ -1,7 +1,8 @@
-import { MongoClient, type Db, type Document } from 'mongodb';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { isFerretDb, openMongoStores, type MongoStores } from '../../src/adapters/mongodb/connection';
+import type { Db, Document } from 'mongodb';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openMongoStores, type MongoStores } from '../../src/adapters/mongodb/connection';
 import type { Logger } from '../../src/observability/logger';
+import { mongoAdmin } from '../support/realServers';
 import { describeWithServices, services, uniqueName } from '../support/services';
 import { T0 } from '../support/fixtures';
 
@@ -28,16 +29,7 @@ function recordingLogger(warnings: string[]): Logger {
 }
 
 describeWithServices('MongoDB adapters: indexes', ['mongodb'], () => {
-  let admin: MongoClient;
-  let ferretDb: boolean;
-  beforeAll(async () => {
-    admin = new MongoClient(services.mongodbUrl as string);
-    await admin.connect();
-    ferretDb = await isFerretDb(admin.db('admin'));
-  });
-  afterAll(async () => {
-    await admin.close();
-  });
+  const admin = mongoAdmin(services.mongodbUrl!);
 
   let database: string;
   let db: Db;
@@ -45,7 +37,7 @@ describeWithServices('MongoDB adapters: indexes', ['mongodb'], () => {
   let warnings: string[];
   beforeEach(async () => {
     database = uniqueName('indexes');
-    db = admin.db(database);
+    db = admin.client.db(database);
     warnings = [];
     const settings = {
       mongodbUrl: services.mongodbUrl as string, mongodbDatabase: database, mongodbMaxWriteOps: 40,
@@ -89,19 +81,19 @@ describeWithServices('MongoDB adapters: indexes', ['mongodb'], () => {
 
   describe('features FerretDB 1.x lacks', () => {
     it('indexes only unpublished actions and entities with a key (partial indexes; MongoDB only)', async ({ skip }) => {
-      skip(ferretDb, 'FerretDB 1.x has no partialFilterExpression (NotImplemented): the same indexes without the filter are created');
+      skip(admin.ferretDb, 'FerretDB 1.x has no partialFilterExpression (NotImplemented): the same indexes without the filter are created');
       await stores.entityStore.count('contact', 'acct-a');
       expect((await indexesOf(db, 'actions')).unpublished?.partialFilterExpression).toEqual({ published: false });
       expect((await indexesOf(db, 'entities_contact')).by_account_key?.partialFilterExpression).toEqual({ dedupeKey: { $exists: true } });
     });
 
     it('removes idle rate limit keys with a TTL index (MongoDB only)', async ({ skip }) => {
-      skip(ferretDb, 'FerretDB 1.x has no expireAfterSeconds (NotImplemented): idle keys stay, one small document per account');
+      skip(admin.ferretDb, 'FerretDB 1.x has no expireAfterSeconds (NotImplemented): idle keys stay, one small document per account');
       expect((await indexesOf(db, 'rate_limits')).idle).toMatchObject({ key: { expiresAt: 1 }, expireAfterSeconds: 0 });
     });
 
     it('on FerretDB, creates full indexes instead and says so', async ({ skip }) => {
-      skip(!ferretDb, 'MongoDB has partial and TTL indexes');
+      skip(!admin.ferretDb, 'MongoDB has partial and TTL indexes');
       await stores.entityStore.count('contact', 'acct-a');
       expect((await indexesOf(db, 'actions')).unpublished?.partialFilterExpression).toBeUndefined();
       expect((await indexesOf(db, 'entities_contact')).by_account_key?.key).toEqual({ accountId: 1, dedupeKey: 1 });

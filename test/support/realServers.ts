@@ -1,5 +1,7 @@
 import amqp from 'amqplib';
 import { MongoClient } from 'mongodb';
+import { afterAll, beforeAll } from 'vitest';
+import { isFerretDb } from '../../src/adapters/mongodb/connection';
 import { allQueues, queueNames } from '../../src/adapters/rabbitmq/topology';
 
 /**
@@ -40,4 +42,27 @@ export async function deleteQueues(rabbitmqUrl: string, name: string): Promise<v
   } finally {
     await connection.close();
   }
+}
+
+/** One client to the test's MongoDB server for a whole test file, and whether that server is FerretDB. */
+export interface MongoAdmin {
+  readonly client: MongoClient;
+  /** FerretDB lacks some MongoDB features: tests of those are named skips there. */
+  readonly ferretDb: boolean;
+}
+
+/**
+ * Registers beforeAll/afterAll around one client to `mongodbUrl` (call it inside a describe);
+ * read the returned object's fields only in tests and hooks, after beforeAll has run.
+ */
+export function mongoAdmin(mongodbUrl: string): MongoAdmin {
+  const admin = { client: null as unknown as MongoClient, ferretDb: false };
+  beforeAll(async () => {
+    admin.client = await MongoClient.connect(mongodbUrl);
+    admin.ferretDb = await isFerretDb(admin.client.db('admin'));
+  });
+  afterAll(async () => {
+    await admin.client.close();
+  });
+  return admin;
 }
