@@ -1,14 +1,15 @@
-import { connect, type ChannelModel } from 'amqplib';
+import { connect } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ATTEMPT_HEADER, DEAD_LETTER_REASON_HEADER } from '../../src/adapters/rabbitmq/batchMessages';
 import { openRabbitBatchQueue, type RabbitBatchQueue, type RabbitQueueOptions } from '../../src/adapters/rabbitmq/rabbitBatchQueue';
 import { allQueues } from '../../src/adapters/rabbitmq/topology';
-import type { BatchConsumer, Delivery, QueueDepth, QueueRetry, Subscription } from '../../src/queue/batchQueue';
+import type { BatchConsumer, Delivery, QueueDepth, QueueRetry } from '../../src/queue/batchQueue';
 import type { BatchMessage } from '../../src/types/entities';
 import { makeBatch } from '../support/fixtures';
-import { describeWithServices, services, uniqueName } from '../support/services';
+import { useRabbitQueues } from '../support/rabbitQueues';
+import { describeWithServices, services } from '../support/services';
 import { letOtherWorkRun, waitFor } from '../support/waitFor';
 
 /**
@@ -17,28 +18,7 @@ import { letOtherWorkRun, waitFor } from '../support/waitFor';
  * (a consumer that dies, a connection the broker closes, publishing during an outage).
  */
 describeWithServices('RabbitMQ batch queue', ['rabbitmq'], () => {
-  let name: string;
-  let queues: RabbitBatchQueue[];
-  let subscriptions: Subscription[];
-  let raw: ChannelModel;
-  let gates: (() => void)[];
-
-  beforeEach(async () => {
-    name = uniqueName('rabbit');
-    queues = [];
-    subscriptions = [];
-    gates = [];
-    raw = await connect(services.rabbitmqUrl!);
-  });
-
-  afterEach(async () => {
-    for (const open of gates) open();
-    for (const subscription of subscriptions) await subscription.stop();
-    for (const queue of queues) await queue.close();
-    const channel = await raw.createChannel();
-    for (const queueName of allQueues(queues[0]?.names ?? { work: name, deadLetter: `${name}.dead-letter`, delays: [] })) await channel.deleteQueue(queueName);
-    await raw.close();
-  });
+  const rabbit = useRabbitQueues('rabbit');
 
   /** A fresh adapter on this test's queue; its log lines land in `lines`. */
   async function open(retry: QueueRetry = { backoffMs: () => 200 }, options: Partial<RabbitQueueOptions> & { management?: boolean } = {}) {
@@ -48,31 +28,20 @@ describeWithServices('RabbitMQ batch queue', ['rabbitmq'], () => {
       {
         rabbitmqUrl: services.rabbitmqUrl!,
         rabbitmqManagementUrl: options.management === false ? null : (services.rabbitmqManagementUrl ?? null),
-        rabbitmqQueue: name,
+        rabbitmqQueue: rabbit.name,
       },
       { retry, logger, ...options },
     );
-    queues.push(queue);
-    return { queue, lines };
+    return { queue: rabbit.adopt(queue), lines };
   }
 
-  async function consume(queue: RabbitBatchQueue, consumer: BatchConsumer, concurrency = 1) {
-    const errors: Error[] = [];
-    const subscription = await queue.consume(consumer, { concurrency, onError: (error) => errors.push(error) });
-    subscriptions.push(subscription);
-    return { subscription, errors };
-  }
+  const consume = (queue: RabbitBatchQueue, consumer: BatchConsumer, concurrency = 1) => rabbit.consume(queue, consumer, { concurrency });
 
-  function gate(): { promise: Promise<void>; open: () => void } {
-    let open = () => {};
-    const promise = new Promise<void>((resolve) => (open = resolve));
-    gates.push(open);
-    return { promise, open };
-  }
+  const gate = rabbit.gate;
 
   /** Publishes raw bytes straight to a queue, as a foreign producer could. */
   async function publishRaw(queue: string, content: Buffer): Promise<void> {
-    const channel = await raw.createConfirmChannel();
+    const channel = await rabbit.raw.createConfirmChannel();
     channel.sendToQueue(queue, content, { persistent: true });
     await channel.waitForConfirms();
     await channel.close();
@@ -80,7 +49,7 @@ describeWithServices('RabbitMQ batch queue', ['rabbitmq'], () => {
 
   /** Every message of `queue`, taken off it. */
   async function drain(queue: string) {
-    const channel = await raw.createChannel();
+    const channel = await rabbit.raw.createChannel();
     const messages = [];
     for (let message = await channel.get(queue, { noAck: true }); message; message = await channel.get(queue, { noAck: true })) messages.push(message);
     await channel.close();
@@ -152,8 +121,8 @@ describeWithServices('RabbitMQ batch queue', ['rabbitmq'], () => {
     it('moves dead-lettered batches and malformed payloads to the dead-letter queue, reports the malformed ones, and keeps flowing', async () => {
       const { queue } = await open();
       await queue.publish([makeBatch('action-a', 0), makeBatch('action-a', 1)]);
-      await publishRaw(name, Buffer.from([0xff, 0x00, 0x13]));
-      await publishRaw(name, Buffer.from(JSON.stringify({ actionId: 'action-a', batchNo: 'seven' })));
+      await publishRaw(rabbit.name, Buffer.from([0xff, 0x00, 0x13]));
+      await publishRaw(rabbit.name, Buffer.from(JSON.stringify({ actionId: 'action-a', batchNo: 'seven' })));
       await queue.publish([makeBatch('action-a', 2)]);
       const received: number[] = [];
       const { errors } = await consume(queue, async (batch) => {
@@ -178,7 +147,7 @@ describeWithServices('RabbitMQ batch queue', ['rabbitmq'], () => {
       const { queue } = await open();
       const batch = makeBatch('action-a', 3);
       await queue.publish([batch]);
-      const [message] = await drain(name);
+      const [message] = await drain(rabbit.name);
       expect(message!.properties).toMatchObject({ contentType: 'application/json', deliveryMode: 2, messageId: 'action-a:3', headers: { [ATTEMPT_HEADER]: 1 } });
       expect(JSON.parse(message!.content.toString())).toEqual(batch);
       if (services.rabbitmqManagementUrl) {
@@ -217,18 +186,18 @@ describeWithServices('RabbitMQ batch queue', ['rabbitmq'], () => {
     it('rejects when the broker stays unreachable through the first connection\'s retries', async () => {
       const started = Date.now();
       await expect(openRabbitBatchQueue(
-        { rabbitmqUrl: 'amqp://guest:guest@127.0.0.1:1', rabbitmqManagementUrl: null, rabbitmqQueue: name },
+        { rabbitmqUrl: 'amqp://guest:guest@127.0.0.1:1', rabbitmqManagementUrl: null, rabbitmqQueue: rabbit.name },
         { retry: { backoffMs: () => 200 }, logger: pino({ level: 'silent' }), reconnect: { initialDelayMs: 20, initialRetries: 2 } },
       )).rejects.toThrow(/ECONNREFUSED/);
       expect(Date.now() - started).toBeLessThan(5_000);
     });
 
     it('rejects when a queue of its names exists with other arguments', async () => {
-      const channel = await raw.createChannel();
-      await channel.assertQueue(name, { durable: true }); // a classic queue, not a quorum one
+      const channel = await rabbit.raw.createChannel();
+      await channel.assertQueue(rabbit.name, { durable: true }); // a classic queue, not a quorum one
       await channel.close();
       await expect(openRabbitBatchQueue(
-        { rabbitmqUrl: services.rabbitmqUrl!, rabbitmqManagementUrl: null, rabbitmqQueue: name },
+        { rabbitmqUrl: services.rabbitmqUrl!, rabbitmqManagementUrl: null, rabbitmqQueue: rabbit.name },
         { retry: { backoffMs: () => 200 }, logger: pino({ level: 'silent' }), reconnect: { initialRetries: 0 } },
       )).rejects.toThrow(/PRECONDITION_FAILED/);
     });
@@ -240,7 +209,7 @@ describeWithServices('RabbitMQ batch queue', ['rabbitmq'], () => {
       await queue.publish([makeBatch('action-a', 0)]);
       const dying = await connect(services.rabbitmqUrl!);
       const channel = await dying.createChannel();
-      await new Promise<void>((resolve) => void channel.consume(name, () => resolve(), { noAck: false }));
+      await new Promise<void>((resolve) => void channel.consume(rabbit.name, () => resolve(), { noAck: false }));
       await dying.close(); // with the delivery unacked: the broker puts it back
 
       const received: { batch: BatchMessage; attempt: number; at: number }[] = [];
@@ -253,9 +222,9 @@ describeWithServices('RabbitMQ batch queue', ['rabbitmq'], () => {
     });
 
     it.skipIf(!services.rabbitmqManagementUrl)('abandons the deliveries of a connection the broker closed: another subscription gets them as the next attempt, and the late result is never acked', async () => {
-      const a = await open(undefined, { connectionName: `${name} a` });
-      const b = await open(undefined, { connectionName: `${name} b` });
-      const connectionsOfA = await listedConnections(`${name} a`);
+      const a = await open(undefined, { connectionName: `${rabbit.name} a` });
+      const b = await open(undefined, { connectionName: `${rabbit.name} b` });
+      const connectionsOfA = await listedConnections(`${rabbit.name} a`);
       await a.queue.publish([makeBatch('action-a', 0)]);
       const held = gate();
       const byA: { batch: BatchMessage; attempt: number; at: number }[] = [];
@@ -283,8 +252,8 @@ describeWithServices('RabbitMQ batch queue', ['rabbitmq'], () => {
     });
 
     it.skipIf(!services.rabbitmqManagementUrl)('resumes consuming by itself after the broker closed its connection, with the same concurrency, losing nothing', async () => {
-      const { queue, lines } = await open(undefined, { connectionName: name });
-      const connections = await listedConnections(name);
+      const { queue, lines } = await open(undefined, { connectionName: rabbit.name });
+      const connections = await listedConnections(rabbit.name);
       const total = 40;
       await queue.publish(Array.from({ length: total }, (_, i) => makeBatch('action-a', i)));
       const received: { batch: BatchMessage; attempt: number; at: number }[] = [];
@@ -315,8 +284,8 @@ describeWithServices('RabbitMQ batch queue', ['rabbitmq'], () => {
     });
 
     it.skipIf(!services.rabbitmqManagementUrl)('lets a publish made during an outage wait for the reconnection', async () => {
-      const { queue, lines } = await open(undefined, { connectionName: name, reconnect: { initialDelayMs: 1_000 } });
-      await closeConnections(await listedConnections(name));
+      const { queue, lines } = await open(undefined, { connectionName: rabbit.name, reconnect: { initialDelayMs: 1_000 } });
+      await closeConnections(await listedConnections(rabbit.name));
       await waitFor(() => lines.some((l) => l.msg === 'RabbitMQ connection lost; reconnecting'), 5_000, 'the loss noticed');
       const started = Date.now();
       await queue.publish([makeBatch('action-a', 0)]);
@@ -326,8 +295,8 @@ describeWithServices('RabbitMQ batch queue', ['rabbitmq'], () => {
     });
 
     it.skipIf(!services.rabbitmqManagementUrl)('rejects a publish and a depth read once an outage outlasts outageTimeoutMs, and closes during an outage', async () => {
-      const { queue, lines } = await open(undefined, { connectionName: name, reconnect: { initialDelayMs: 5_000, maxDelayMs: 5_000 }, outageTimeoutMs: 300 });
-      await closeConnections(await listedConnections(name));
+      const { queue, lines } = await open(undefined, { connectionName: rabbit.name, reconnect: { initialDelayMs: 5_000, maxDelayMs: 5_000 }, outageTimeoutMs: 300 });
+      await closeConnections(await listedConnections(rabbit.name));
       await waitFor(() => lines.some((l) => l.msg === 'RabbitMQ connection lost; reconnecting'), 5_000, 'the loss noticed');
       await expect(queue.publish([makeBatch('action-a', 0)])).rejects.toThrow(/timed out after 300 ms/);
       await expect(queue.depth()).rejects.toThrow(/timed out after 300 ms/);

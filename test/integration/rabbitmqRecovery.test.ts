@@ -1,12 +1,11 @@
-import { connect, type ChannelModel } from 'amqplib';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEAD_LETTER_REASON_HEADER, PENDING_DEAD_LETTER_HEADER, type OutgoingMessage } from '../../src/adapters/rabbitmq/batchMessages';
 import { openRabbitBatchQueue, type RabbitBatchQueue, type RabbitQueueOptions } from '../../src/adapters/rabbitmq/rabbitBatchQueue';
-import { allQueues, queueNames } from '../../src/adapters/rabbitmq/topology';
-import type { BatchConsumer, Subscription } from '../../src/queue/batchQueue';
+import type { BatchConsumer } from '../../src/queue/batchQueue';
 import { makeBatch } from '../support/fixtures';
-import { describeWithServices, services, uniqueName } from '../support/services';
+import { useRabbitQueues } from '../support/rabbitQueues';
+import { describeWithServices, services } from '../support/services';
 import { waitFor } from '../support/waitFor';
 
 /**
@@ -16,65 +15,33 @@ import { waitFor } from '../support/waitFor';
  * its own name and deletes only those.
  */
 describeWithServices('RabbitMQ batch queue recovery', ['rabbitmq'], () => {
-  let name: string;
-  let queues: RabbitBatchQueue[];
-  let subscriptions: Subscription[];
-  let raw: ChannelModel;
-  let gates: (() => void)[];
-
-  beforeEach(async () => {
-    name = uniqueName('rabbit_recovery');
-    queues = [];
-    subscriptions = [];
-    gates = [];
-    raw = await connect(services.rabbitmqUrl!);
-  });
-
-  afterEach(async () => {
-    for (const open of gates) open();
-    for (const subscription of subscriptions) await subscription.stop();
-    for (const queue of queues) await queue.close();
-    const channel = await raw.createChannel();
-    for (const queueName of allQueues(queueNames(name))) await channel.deleteQueue(queueName);
-    await raw.close();
-  });
+  const rabbit = useRabbitQueues('rabbit_recovery');
 
   /** A fresh adapter on this test's queue (no management API: unacked is not what these tests are about); its log lines land in `lines`. */
   async function open(options: Partial<RabbitQueueOptions> = {}) {
     const lines: { level: number; msg: string; err?: { message: string } }[] = [];
     const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line) as (typeof lines)[number]) });
     const queue = await openRabbitBatchQueue(
-      { rabbitmqUrl: services.rabbitmqUrl!, rabbitmqManagementUrl: null, rabbitmqQueue: name },
+      { rabbitmqUrl: services.rabbitmqUrl!, rabbitmqManagementUrl: null, rabbitmqQueue: rabbit.name },
       { retry: { backoffMs: () => 200 }, logger, reconnect: { maxDelayMs: 300 }, ...options },
     );
-    queues.push(queue);
-    return { queue, lines };
+    return { queue: rabbit.adopt(queue), lines };
   }
 
-  async function consume(queue: RabbitBatchQueue, consumer: BatchConsumer, withOnError = true) {
-    const errors: Error[] = [];
-    const subscription = await queue.consume(consumer, { concurrency: 1, ...(withOnError ? { onError: (error: Error) => errors.push(error) } : {}) });
-    subscriptions.push(subscription);
-    return { subscription, errors };
-  }
+  const consume = (queue: RabbitBatchQueue, consumer: BatchConsumer, withOnError = true) => rabbit.consume(queue, consumer, { onError: withOnError });
 
-  function gate(): { promise: Promise<void>; open: () => void } {
-    let open = () => {};
-    const promise = new Promise<void>((resolve) => (open = resolve));
-    gates.push(open);
-    return { promise, open };
-  }
+  const gate = rabbit.gate;
 
   /** queue.delete on a connection of the test's own, as an operator would (the management API's DELETE does the same). */
   async function deleteQueue(queueName: string): Promise<void> {
-    const channel = await raw.createChannel();
+    const channel = await rabbit.raw.createChannel();
     await channel.deleteQueue(queueName);
     await channel.close();
   }
 
   /** The queue's consumer count, or null while it does not exist (the 404 closes the channel it was asked on). */
   async function consumersOf(queueName: string): Promise<number | null> {
-    const channel = await raw.createChannel();
+    const channel = await rabbit.raw.createChannel();
     channel.on('error', () => undefined);
     try {
       const { consumerCount } = await channel.checkQueue(queueName);
@@ -87,7 +54,7 @@ describeWithServices('RabbitMQ batch queue recovery', ['rabbitmq'], () => {
 
   /** Every message of `queue`, taken off it. */
   async function drain(queueName: string) {
-    const channel = await raw.createChannel();
+    const channel = await rabbit.raw.createChannel();
     const messages = [];
     for (let message = await channel.get(queueName, { noAck: true }); message; message = await channel.get(queueName, { noAck: true })) messages.push(message);
     await channel.close();
@@ -120,11 +87,11 @@ describeWithServices('RabbitMQ batch queue recovery', ['rabbitmq'], () => {
       });
       await waitFor(() => received.length === 1, 5_000, 'a batch in flight');
 
-      await deleteQueue(name); // with batch 1 ready and batch 0 unacked: both go with it
+      await deleteQueue(rabbit.name); // with batch 1 ready and batch 0 unacked: both go with it
       await waitFor(() => errors.length > 0, 5_000, 'the cancelled consumer noticed');
       held.open(); // batch 0 ends on the closed channel (dropped, never thrown); then the subscription consumes again
       // Nothing but the subscription itself declares the queue again and consumes from it.
-      await waitFor(async () => (await consumersOf(name)) === 1, 10_000, 'the work queue declared again, with its consumer back');
+      await waitFor(async () => (await consumersOf(rabbit.name)) === 1, 10_000, 'the work queue declared again, with its consumer back');
 
       await queue.publish([makeBatch('action-b', 0)]);
       await waitFor(() => received.includes('action-b:0'), 5_000, 'a batch published after the deletion consumed');
@@ -135,9 +102,9 @@ describeWithServices('RabbitMQ batch queue recovery', ['rabbitmq'], () => {
 
     it('publishes to a deleted work queue once it declared the queue again', async () => {
       const { queue, lines } = await open();
-      await deleteQueue(name);
+      await deleteQueue(rabbit.name);
       await queue.publish([makeBatch('action-a', 0)]);
-      expect((await drain(name)).map((m) => m.properties.messageId)).toEqual(['action-a:0']);
+      expect((await drain(rabbit.name)).map((m) => m.properties.messageId)).toEqual(['action-a:0']);
       expect(lines.filter((l) => l.msg === 'RabbitMQ queue missing; topology declared again')).toHaveLength(1);
     });
 
@@ -151,16 +118,16 @@ describeWithServices('RabbitMQ batch queue recovery', ['rabbitmq'], () => {
           },
         },
       });
-      await expect(queue.publish([makeBatch('action-a', 0)])).rejects.toThrow(new RegExp(`unroutable: queue ${name} does not exist`));
-      expect(deletions).toEqual([name, name]);
+      await expect(queue.publish([makeBatch('action-a', 0)])).rejects.toThrow(new RegExp(`unroutable: queue ${rabbit.name} does not exist`));
+      expect(deletions).toEqual([rabbit.name, rabbit.name]);
     });
 
     it('reads depth after declaring deleted queues again, instead of failing until the next reconnection', async () => {
       const { queue } = await open();
-      await deleteQueue(name);
+      await deleteQueue(rabbit.name);
       await deleteQueue(queue.names.deadLetter);
       expect(await queue.depth()).toEqual({ ready: 0, unacked: null, delayed: 0, deadLettered: 0 });
-      expect(await consumersOf(name)).toBe(0);
+      expect(await consumersOf(rabbit.name)).toBe(0);
       expect(await consumersOf(queue.names.deadLetter)).toBe(0);
     });
 
@@ -183,7 +150,7 @@ describeWithServices('RabbitMQ batch queue recovery', ['rabbitmq'], () => {
 
   describe('dead-letter verdicts', () => {
     it('dead-letters a batch whose dead-letter copy failed, although its next delivery answers ack', async () => {
-      const faults = failPublishes(1, (m) => m.queue === `${name}.dead-letter`);
+      const faults = failPublishes(1, (m) => m.queue === `${rabbit.name}.dead-letter`);
       const { queue } = await open({ faults });
       await queue.publish([makeBatch('action-a', 0)]);
       const received: { attempt: number; at: number }[] = [];
@@ -207,7 +174,7 @@ describeWithServices('RabbitMQ batch queue recovery', ['rabbitmq'], () => {
     });
 
     it('keeps the verdict through a retry: the handed-back batch whose consumer throws is still dead-lettered on its next ack', async () => {
-      const faults = failPublishes(1, (m) => m.queue === `${name}.dead-letter`);
+      const faults = failPublishes(1, (m) => m.queue === `${rabbit.name}.dead-letter`);
       const { queue } = await open({ faults });
       await queue.publish([makeBatch('action-a', 0)]);
       const verdicts: BatchConsumer[] = [async () => 'dead-letter', async () => Promise.reject(new Error('transient')), async () => 'ack'];
@@ -221,7 +188,7 @@ describeWithServices('RabbitMQ batch queue recovery', ['rabbitmq'], () => {
     });
 
     it('dead-letters it on its redelivery to this process when the copy carrying the verdict failed too', async () => {
-      const faults = failPublishes(2, (m) => m.queue !== name); // the dead letter, then the copy carrying its verdict
+      const faults = failPublishes(2, (m) => m.queue !== rabbit.name); // the dead letter, then the copy carrying its verdict
       const { queue } = await open({ faults });
       await queue.publish([makeBatch('action-a', 0)]);
       const attempts: number[] = [];
@@ -241,8 +208,8 @@ describeWithServices('RabbitMQ batch queue recovery', ['rabbitmq'], () => {
       const { queue, lines } = await open();
       const queueErrors = () => lines.filter((l) => l.msg === 'RabbitMQ queue error');
       const publishMalformed = async () => {
-        const channel = await raw.createConfirmChannel();
-        channel.sendToQueue(name, Buffer.from('not json'), { persistent: true });
+        const channel = await rabbit.raw.createConfirmChannel();
+        channel.sendToQueue(rabbit.name, Buffer.from('not json'), { persistent: true });
         await channel.waitForConfirms();
         await channel.close();
       };
