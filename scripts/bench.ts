@@ -20,6 +20,7 @@ import { handlerFor, handlers } from '../src/handlers/index';
 import { DATABASE_FILE } from '../src/platform';
 import { seedEntities } from '../src/seeding/generateEntities';
 import { runBaseline } from './bench/baseline';
+import { log, printTable, round, submitAndWait } from './bench/driveAction';
 import { cpuSeconds, peakRssMb, percentile } from './bench/processStats';
 
 const { values: args } = parseArgs({
@@ -128,23 +129,7 @@ async function runPlatform(dataDir: string, ids: string[]): Promise<PlatformRun>
     await waitUntilUp(base, server);
     const body = JSON.stringify({ accountId: ACCOUNT, entityIds: ids, fieldsToUpdate: FIELDS });
     const cpuAtCreate = cpuSeconds(server.pid!);
-    const start = performance.now();
-    const res = await fetch(`${base}/api/bulk-actions/contact`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    const postMs = performance.now() - start;
-    if (res.status !== 202) throw new Error(`create answered ${res.status}: ${await res.text()}`);
-    const { id } = (await res.json()) as { id: string };
-
-    const latencies: number[] = [];
-    let status = 'PENDING';
-    while (!['COMPLETED', 'FAILED', 'CANCELLED'].includes(status)) {
-      const tick = performance.now();
-      const stats = (await (await fetch(`${base}/api/bulk-actions/${id}/stats`)).json()) as { status: string };
-      latencies.push(performance.now() - tick);
-      status = stats.status;
-      await sleep(Math.max(0, 100 - (performance.now() - tick)));
-    }
-    const seconds = (performance.now() - start) / 1000;
-    if (status !== 'COMPLETED') throw new Error(`action ended ${status}`);
+    const { seconds, postMs, latencies } = await submitAndWait(base, body);
     return {
       seconds,
       postSeconds: postMs / 1000,
@@ -170,15 +155,6 @@ async function waitUntilUp(base: string, server: ChildProcess): Promise<void> {
     await sleep(100);
   }
   throw new Error('server did not come up in 30 s');
-}
-
-function printTable(r: Record<string, number>, polls: number): void {
-  console.log('');
-  console.log('| measure | value |');
-  console.log('| --- | --- |');
-  for (const [k, v] of Object.entries(r)) console.log(`| ${k} | ${v} |`);
-  console.log(`| statusPolls | ${polls} |`);
-  console.log('');
 }
 
 async function embeddedOnly(): Promise<void> {
@@ -221,9 +197,7 @@ function nonNegativeInt(name: string, raw: string): number {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const round = (n: number) => Math.round(n * 1000) / 1000;
 const secs = (ms: number) => (ms / 1000).toFixed(2);
-const log = (msg: string) => console.error(`[bench] ${msg}`);
 
 (args.mode === 'distributed' ? runDistributed() : embeddedOnly().then(main)).catch((error: unknown) => {
   console.error(error);

@@ -11,6 +11,7 @@ import { deleteQueues } from './rabbitQueues';
 import { runDistributedPlatform, type DistributedRun } from './distributedPlatform';
 import { countUpdated, dropDatabases, seedContacts, serverEnv, servicesFromEnv, uniqueRunName, type Services } from './distributedResources';
 import { runMongoBaseline } from './mongoBaseline';
+import { log, printTable, round } from './driveAction';
 import { cpuSecondsOfMatching } from './processStats';
 
 export interface DistributedBenchOptions {
@@ -182,14 +183,3 @@ function logDirFor(root: string | null, workers: number): string | null {
   return dir;
 }
 
-function printTable(r: Record<string, unknown>, polls: number): void {
-  console.log('');
-  console.log('| measure | value |');
-  console.log('| --- | --- |');
-  for (const [k, v] of Object.entries(r)) console.log(`| ${k} | ${String(v)} |`);
-  console.log(`| statusPolls | ${polls} |`);
-  console.log('');
-}
-
-const round = (n: number) => Math.round(n * 1000) / 1000;
-const log = (msg: string) => console.error(`[bench] ${msg}`);

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { submitAndWait } from './driveAction';
 import { cpuSecondsOfMatching, percentile } from './processStats';
 import { ServerGroup } from './serverGroup';
 
@@ -57,32 +57,17 @@ export async function runDistributedPlatform(options: DistributedRunOptions): Pr
       db: options.dbProcess === null ? null : cpuSecondsOfMatching(options.dbProcess),
     });
     const cpuAtCreate = cpu();
-    const start = performance.now();
-    const res = await fetch(`${base}/api/bulk-actions/contact`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    const postMs = performance.now() - start;
-    if (res.status !== 202) throw new Error(`create answered ${res.status}: ${await res.text()}`);
-    const { id } = (await res.json()) as { id: string };
-
-    const latencies: number[] = [];
-    let stats = { status: 'PENDING', processed: 0, succeeded: 0 };
+    let processed = 0;
     let lastProgressAt = performance.now();
-    while (!['COMPLETED', 'FAILED', 'CANCELLED'].includes(stats.status)) {
+    const { seconds, postMs, latencies, stats } = await submitAndWait(base, body, (polled, at) => {
       group.assertRunning();
-      const tick = performance.now();
-      const answer = await fetch(`${base}/api/bulk-actions/${id}/stats`);
-      latencies.push(performance.now() - tick);
-      if (!answer.ok) throw new Error(`stats answered ${answer.status}: ${await answer.text()}`);
-      const next = (await answer.json()) as typeof stats;
-      if (next.processed !== stats.processed) lastProgressAt = tick;
-      stats = next;
-      if (tick - lastProgressAt > STALL_MS) {
+      if (polled.processed !== processed) lastProgressAt = at;
+      processed = polled.processed;
+      if (at - lastProgressAt > STALL_MS) {
         const outputs = [api, ...workers].map((s) => `--- ${s.name}:\n${s.output().slice(-4000)}`).join('\n');
-        throw new Error(`no progress for ${STALL_MS / 1000} s at ${stats.processed} of ${ids.length} processed (status ${stats.status})\n${outputs}`);
+        throw new Error(`no progress for ${STALL_MS / 1000} s at ${polled.processed} of ${ids.length} processed (status ${polled.status})\n${outputs}`);
       }
-      await sleep(Math.max(0, 100 - (performance.now() - tick)));
-    }
-    const seconds = (performance.now() - start) / 1000;
-    if (stats.status !== 'COMPLETED') throw new Error(`action ended ${stats.status}: ${JSON.stringify(stats)}`);
+    });
     const cpuAtEnd = cpu();
     // Every seeded contact exists and has its own email: anything but all SUCCESS is a platform bug, not a speed.
     if (stats.succeeded !== ids.length) throw new Error(`action COMPLETED with ${stats.succeeded} of ${ids.length} succeeded: ${JSON.stringify(stats)}`);
