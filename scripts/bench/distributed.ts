@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { deleteQueues } from './rabbitQueues';
 import { runDistributedPlatform, type DistributedRun } from './distributedPlatform';
-import { countUpdated, dropDatabases, seedContacts, serverEnv, servicesFromEnv, uniqueRunName, type Services } from './distributedResources';
+import { deleteQueues, dropDatabases } from '../realServers';
+import { countUpdated, seedContacts, serverEnv, servicesFromEnv, uniqueRunName, type Services } from './distributedResources';
 import { runMongoBaseline } from './mongoBaseline';
 import { log, printTable, round } from './driveAction';
 import { cpuSecondsOfMatching } from './processStats';
@@ -173,7 +173,7 @@ async function cleanUp(services: Services, databases: string[], queues: string[]
     return;
   }
   await dropDatabases(services.mongodbUrl, databases).catch((error: unknown) => log(`could not drop the databases: ${String(error)}`));
-  await deleteQueues(services, queues).catch((error: unknown) => log(`could not delete the queues: ${String(error)}`));
+  await deleteQueues(services.rabbitmqUrl, queues).catch((error: unknown) => log(`could not delete the queues: ${String(error)}`));
 }
 
 function logDirFor(root: string | null, workers: number): string | null {

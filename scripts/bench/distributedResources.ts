@@ -55,16 +55,6 @@ export async function seedContacts(env: Record<string, string>, accountId: strin
   return ids;
 }
 
-export async function dropDatabases(url: string, names: string[]): Promise<void> {
-  const client = new MongoClient(url);
-  await client.connect();
-  try {
-    for (const name of names) await client.db(name).dropDatabase();
-  } finally {
-    await client.close();
-  }
-}
-
 /** How many of the account's contacts carry every one of `fields`: after a run, all of them should. */
 export async function countUpdated(url: string, database: string, accountId: string, fields: Record<string, unknown>): Promise<number> {
   const client = new MongoClient(url);

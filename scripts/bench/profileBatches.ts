@@ -14,8 +14,8 @@ import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/observability/logger';
 import { buildPlatform } from '../../src/platform';
 import { startWorkers } from '../../src/processing/workers';
-import { dropDatabases, seedContacts, serverEnv, servicesFromEnv, uniqueRunName } from './distributedResources';
-import { deleteQueues } from './rabbitQueues';
+import { deleteQueues, dropDatabases } from '../realServers';
+import { seedContacts, serverEnv, servicesFromEnv, uniqueRunName } from './distributedResources';
 
 const [entities, batchSize] = process.argv.slice(2).map(Number) as [number, number];
 if (!(entities > 0 && batchSize > 0)) throw new Error('usage: profileBatches.ts <entities> <batchSize>');
@@ -84,5 +84,5 @@ try {
   }
 } finally {
   await dropDatabases(services.mongodbUrl, [name]);
-  await deleteQueues(services, [name]);
+  await deleteQueues(services.rabbitmqUrl, [name]);
 }

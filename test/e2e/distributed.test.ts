@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { deleteQueues, dropDatabase, findEntities } from '../support/realServers';
+import { deleteQueues, dropDatabases } from '../../scripts/realServers';
+import { findEntities } from '../support/realServers';
 import { freePort, startServer, until as untilDone, type ServerProcess } from '../support/serverProcess';
 import { describeWithServices, services, uniqueName } from '../support/services';
 
@@ -71,8 +72,8 @@ describeWithServices('distributed mode: an API process and two worker processes'
 
   afterAll(async () => {
     await Promise.all([api, ...workers].map((p) => p?.kill('SIGKILL')));
-    await dropDatabase(services.mongodbUrl!, database);
-    await deleteQueues(services.rabbitmqUrl!, queue);
+    await dropDatabases(services.mongodbUrl!, [database]);
+    await deleteQueues(services.rabbitmqUrl!, [queue]);
   }, 60_000);
 
   const contactIds = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `c-${String(from + i + 1).padStart(7, '0')}`);

@@ -4,7 +4,7 @@ import { afterEach, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config';
 import { handlers } from '../../src/handlers/index';
 import { buildPlatform, type Platform } from '../../src/platform';
-import { deleteQueues, dropDatabase } from '../support/realServers';
+import { deleteQueues, dropDatabases } from '../../scripts/realServers';
 import { describeWithServices, services, uniqueName } from '../support/services';
 
 /** The composition root in distributed mode: what a process has once buildPlatform returns. */
@@ -14,8 +14,8 @@ describeWithServices('buildPlatform in distributed mode', ['mongodb', 'rabbitmq'
   let platform: Platform | undefined;
   afterEach(async () => {
     await platform?.close();
-    await dropDatabase(services.mongodbUrl!, database);
-    await deleteQueues(services.rabbitmqUrl!, queue);
+    await dropDatabases(services.mongodbUrl!, [database]);
+    await deleteQueues(services.rabbitmqUrl!, [queue]);
   });
 
   it('has created the indexes of every registered entity type at start-up', async () => {

@@ -1,13 +1,11 @@
-import amqp from 'amqplib';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll } from 'vitest';
 import { isFerretDb } from '../../src/adapters/mongodb/connection';
-import { allQueues, queueNames } from '../../src/adapters/rabbitmq/topology';
 
 /**
- * Direct access to the real servers, for distributed-mode tests: reading what the platform wrote,
- * and removing what a test created (its own database, its own queues). Tests may use the drivers
- * for this; the product's code reaches them only through its adapters.
+ * Direct access to the real servers, for distributed-mode tests: reading what the platform wrote.
+ * (Removing what a test created: scripts/realServers.ts, shared with the benchmarks.) Tests may
+ * use the drivers for this; the product's code reaches them only through its adapters.
  */
 
 /** The stored documents of these entities (MongoDB adapter layout: `entities_<type>`, id as `_id`), in one query. */
@@ -19,28 +17,6 @@ export async function findEntities(mongodbUrl: string, database: string, entityT
     return new Map(docs.map(({ _id, ...rest }) => [_id, rest]));
   } finally {
     await client.close();
-  }
-}
-
-export async function dropDatabase(mongodbUrl: string, database: string): Promise<void> {
-  const client = await MongoClient.connect(mongodbUrl);
-  try {
-    await client.db(database).dropDatabase();
-  } finally {
-    await client.close();
-  }
-}
-
-/** Deletes the work queue `name` and every queue the RabbitMQ adapter derives from it (retry tiers, dead letters). */
-export async function deleteQueues(rabbitmqUrl: string, name: string): Promise<void> {
-  const connection = await amqp.connect(rabbitmqUrl);
-  try {
-    const channel = await connection.createChannel();
-    // Deleting a queue that does not exist is not an error in AMQP 0-9-1 (RabbitMQ answers delete-ok).
-    for (const queue of allQueues(queueNames(name))) await channel.deleteQueue(queue);
-    await channel.close();
-  } finally {
-    await connection.close();
   }
 }
 
