@@ -1,7 +1,6 @@
 import type { Config } from '../config';
-import { ApiError } from '../errors';
+import { ApiError, toError } from '../errors';
 import type { HandlerRegistry } from '../handlers/index';
-import { toError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { BatchQueue } from '../queue/batchQueue';
 import { CreateInProgressError, type ExistingAction, type InsertActionResult, type JobStore } from '../store/jobStore';
