@@ -1,4 +1,4 @@
-import type { RateDecision, RateLimiter } from '../../actions/rateLimiter';
+import { slidingWindowStep, type RateDecision, type RateLimiter } from '../../actions/rateLimiter';
 
 /**
  * An in-process sliding-window limiter: at most `limit` allowed hits per key in any window of
@@ -27,39 +27,15 @@ export class SlidingWindowRateLimiter implements RateLimiter {
 
   private decide(key: string, at: number): RateDecision {
     this.sweepIdleKeys(at);
-    const times = this.hits.get(key) ?? [];
-    dropBefore(times, at - this.windowMs);
-    if (times.length < this.limit) {
-      insertSorted(times, at);
-      this.hits.set(key, times);
-      return { allowed: true, retryAfterSeconds: 0 };
-    }
-    // Full window: the next slot frees when the oldest allowed hit leaves it.
-    const oldest = times[0] as number;
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((oldest + this.windowMs - at) / 1000)) };
+    const { decision, hits } = slidingWindowStep(this.hits.get(key) ?? [], at, this.limit, this.windowMs);
+    if (hits !== null) this.hits.set(key, hits);
+    return decision;
   }
 
   private sweepIdleKeys(at: number): void {
     if (at - this.lastSweepAt < this.windowMs) return;
     this.lastSweepAt = at;
-    const cutoff = at - this.windowMs;
-    for (const [key, times] of this.hits) {
-      dropBefore(times, cutoff);
-      if (times.length === 0) this.hits.delete(key);
-    }
+    // Hits are ascending: a key whose newest hit has left the window is idle.
+    for (const [key, times] of this.hits) if ((times[times.length - 1] ?? Number.NEGATIVE_INFINITY) <= at - this.windowMs) this.hits.delete(key);
   }
-}
-
-/** Removes times at or before `cutoff` (they are outside the window). */
-function dropBefore(times: number[], cutoff: number): void {
-  let expired = 0;
-  while (expired < times.length && (times[expired] as number) <= cutoff) expired++;
-  if (expired > 0) times.splice(0, expired);
-}
-
-/** Times normally arrive in order; a clock step backwards must not break `times[0]` being the oldest. */
-function insertSorted(times: number[], at: number): void {
-  let i = times.length;
-  while (i > 0 && (times[i - 1] as number) > at) i--;
-  times.splice(i, 0, at);
 }

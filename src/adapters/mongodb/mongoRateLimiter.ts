@@ -1,6 +1,6 @@
 import { setTimeout } from 'node:timers/promises';
 import type { Collection, Db } from 'mongodb';
-import type { RateDecision, RateLimiter } from '../../actions/rateLimiter';
+import { slidingWindowStep, type RateDecision, type RateLimiter } from '../../actions/rateLimiter';
 import { isDuplicateKeyError } from './bulkInsert';
 import { ATOMIC_UPDATES, type UpdateSerializer } from './documentLocks';
 import { COLLECTIONS } from './schema';
@@ -67,15 +67,10 @@ export class MongoRateLimiter implements RateLimiter {
   private async decide(key: string, at: number): Promise<RateDecision> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const doc = await this.collection.findOne({ _id: key });
-      const hits = (doc?.hits ?? []).filter((t) => t > at - this.windowMs);
-      if (hits.length >= this.limit) {
-        // Full window: the next slot frees when the oldest allowed hit leaves it.
-        const oldest = hits[0] as number;
-        return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((oldest + this.windowMs - at) / 1000)) };
-      }
-      insertSorted(hits, at);
+      const { decision, hits } = slidingWindowStep(doc?.hits ?? [], at, this.limit, this.windowMs);
+      if (hits === null) return decision;
       const expiresAt = new Date(Math.max(hits[hits.length - 1] as number, (this.options.now ?? Date.now)()) + this.windowMs);
-      if (await this.write(key, doc?.version ?? null, hits, expiresAt)) return { allowed: true, retryAfterSeconds: 0 };
+      if (await this.write(key, doc?.version ?? null, hits, expiresAt)) return decision;
       // Lost a race: a random pause, growing with the attempts, keeps the losers from colliding again.
       await setTimeout(Math.random() * 2 * (attempt + 1));
     }
@@ -96,11 +91,4 @@ export class MongoRateLimiter implements RateLimiter {
     const result = await this.collection.updateOne({ _id: key, version }, { $set: { hits, version: version + 1, expiresAt } });
     return result.matchedCount === 1;
   }
-}
-
-/** Times normally arrive in order; a clock step backwards must not break `hits[0]` being the oldest. */
-function insertSorted(times: number[], at: number): void {
-  let i = times.length;
-  while (i > 0 && (times[i - 1] as number) > at) i--;
-  times.splice(i, 0, at);
 }
