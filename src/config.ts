@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseCrashSetting, type CrashSetting } from './processing/crashPoints';
 
 /** Which parts of the platform a process runs. */
 export type Role = 'api' | 'worker' | 'all';
@@ -35,6 +36,8 @@ export interface Config {
   outbox: OutboxSettings;
   /** Added to every round trip handlers make to the entity store (ms): stands in for a remote CRM in benchmarks. */
   crmLatencyMs: number;
+  /** Tests only (FAULT_CRASH_AT=<point>[:<n>]): SIGKILL this process at a named point; null in production. See src/processing/crashPoints.ts. */
+  faultCrashAt: CrashSetting | null;
 }
 
 export interface DistributedSettings {
@@ -99,6 +102,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
       graceMs: int(env, 'OUTBOX_GRACE_MS', 10_000, 0, 3_600_000),
     },
     crmLatencyMs: int(env, 'CRM_LATENCY_MS', 0, 0, 60_000),
+    faultCrashAt: crashSetting(env),
   };
 }
 
@@ -132,6 +136,14 @@ export function redactUrl(url: string): string {
 function databaseOf(url: string): string | undefined {
   const match = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]*)/.exec(url);
   return match?.[1] ? decodeURIComponent(match[1]) : undefined;
+}
+
+function crashSetting(env: Env): CrashSetting | null {
+  const raw = env.FAULT_CRASH_AT;
+  if (raw === undefined || raw === '') return null;
+  const setting = parseCrashSetting(raw);
+  if (typeof setting === 'string') throw new ConfigError(setting);
+  return setting;
 }
 
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {

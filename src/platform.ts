@@ -11,6 +11,7 @@ import { redactUrl, type Config, type DistributedSettings } from './config';
 import { toError } from './errors';
 import { handlerFor, handlers as builtInHandlers, type HandlerRegistry } from './handlers/index';
 import type { Logger } from './observability/logger';
+import { crashHooks, withCrashOnWrite, type CrashHooks } from './processing/crashPoints';
 import { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './processing/retryPolicy';
 import type { BatchQueue, QueueRetry } from './queue/batchQueue';
 import type { DedupeFieldOf, EntityStore } from './store/entityStore';
@@ -29,6 +30,8 @@ export interface Platform {
   retry: RetryPolicy;
   now: () => number;
   newId: () => string;
+  /** Tests only: the crash point FAULT_CRASH_AT arms (none in production). */
+  faults: CrashHooks;
   /** Embedded mode only: worker threads opening the same SQLite file share this lock with the API's connection. */
   writeLockBuffer: SharedArrayBuffer | null;
   close(): Promise<void>;
@@ -106,6 +109,7 @@ export async function buildPlatform(config: Config, options: PlatformOptions): P
     retry: retryPolicyOf(config),
     now: options.now ?? Date.now,
     newId: randomUUID,
+    faults: crashHooks(config.faultCrashAt),
   };
 }
 
@@ -180,9 +184,10 @@ function queueRetryOf(config: Config): QueueRetry {
   return { backoffMs: (attempt) => retryDelayMs(attempt, policy) };
 }
 
-/** The entity store as processing sees it: with CRM_LATENCY_MS added to every call when it is set. */
+/** The entity store as processing sees it: with CRM_LATENCY_MS added to every call when it is set (and FAULT_CRASH_AT's write point, in tests). */
 function withCrmLatency(config: Config, store: EntityStore): EntityStore {
-  return config.crmLatencyMs > 0 ? withSimulatedLatency(store, config.crmLatencyMs) : store;
+  const crashing = withCrashOnWrite(store, config.faultCrashAt);
+  return config.crmLatencyMs > 0 ? withSimulatedLatency(crashing, config.crmLatencyMs) : crashing;
 }
 
 function dedupeFieldOf(handlers: HandlerRegistry): DedupeFieldOf {

@@ -20,6 +20,8 @@ export interface CreateDeps {
   config: Pick<Config, 'batchSize' | 'maxEntityIds' | 'duplicateWindowSeconds' | 'outbox'>;
   now: () => number;
   newId: () => string;
+  /** Tests: a crash point between the stored action and its publish (src/processing/crashPoints.ts). */
+  faults?: { afterActionStored?(): void };
 }
 
 /** `body` is the exact JSON to send: a replay must return byte-for-byte what the first call did. */
@@ -90,6 +92,7 @@ export async function createBulkAction(deps: CreateDeps, body: unknown, idempote
     throw new ApiError('CREATE_IN_PROGRESS', undefined, { actionId: thrown.actionId, reason: thrown.reason }, { 'Retry-After': '1' });
   }
   if (!inserted.created) return answerExisting(inserted, hash, config.duplicateWindowSeconds);
+  deps.faults?.afterActionStored?.();
 
   try {
     await publishAction(deps, action.id, batches);

@@ -15,6 +15,10 @@ export interface FaultPoints {
   afterEntitiesWritten?(batch: BatchMessage): void | Promise<void>;
   /** After the outcomes are recorded, before the batch is counted and acknowledged: a throw here is a worker dying late. */
   afterOutcomesRecorded?(batch: BatchMessage): void | Promise<void>;
+  /** After finishBatch counted the batch (and perhaps completed the action), before the verdict reaches the queue. */
+  afterBatchFinished?(batch: BatchMessage): void | Promise<void>;
+  /** After the queue adapter settled a delivery (acked it, say), before this consumer takes the next (see crashPoints.ts). */
+  afterBatchSettled?(): void;
 }
 
 export interface ProcessingDeps {
@@ -89,6 +93,7 @@ export async function processBatch(deps: ProcessingDeps, message: BatchMessage, 
 
   const finished = await jobStore.finishBatch(batch.actionId, { batchNo: batch.batchNo, seqs: batch.seqs }, now());
   if (finished) await deps.onActionFinished?.(finished);
+  await deps.faults?.afterBatchFinished?.(batch);
   return verdict;
 }
 

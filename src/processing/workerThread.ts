@@ -4,6 +4,7 @@ import { handlers } from '../handlers/index';
 import { createLogger } from '../observability/logger';
 import { WriteLock } from '../adapters/sqlite/writeLock';
 import { openEmbeddedStores, retryPolicyOf } from '../platform';
+import { crashHooks } from './crashPoints';
 import { startWorkers } from './workers';
 
 /**
@@ -22,7 +23,7 @@ const logger = createLogger(config.logLevel).child({ thread: threadNo });
 // Batches other threads publish are not seen in-process: a short poll picks them up.
 const stores = openEmbeddedStores(config, handlers, { queue: { pollMs: 50 }, writeLock: new WriteLock(writeLockBuffer) });
 const subscription = await startWorkers(
-  { jobStore: stores.jobStore, entityStore: stores.entityStore, handlers, retry: retryPolicyOf(config), logger, now: Date.now },
+  { jobStore: stores.jobStore, entityStore: stores.entityStore, handlers, retry: retryPolicyOf(config), logger, now: Date.now, faults: crashHooks(config.faultCrashAt) },
   stores.queue,
   concurrency,
 );

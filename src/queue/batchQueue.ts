@@ -32,6 +32,8 @@ export interface ConsumeOptions {
    * go here; consuming goes on after a pause. They never crash the process.
    */
   onError?: (error: Error) => void;
+  /** Tests: called once the adapter settled a delivery, before that consumer takes the next (a crash point). */
+  afterSettled?: () => void;
 }
 
 export interface Subscription {

@@ -161,6 +161,7 @@ export class RabbitSubscription implements Subscription {
       return;
     }
     const task: Promise<void> = settleDelivery(this.settlement, session, message)
+      .then(() => this.options.afterSettled?.())
       .catch((error: unknown) => this.report(error))
       .finally(() => this.inFlight.delete(task));
     this.inFlight.add(task);

@@ -124,6 +124,7 @@ export class SqliteBatchQueue implements BatchQueue {
           continue;
         }
         await this.deliver(claimed.row, claimed.token, consumer, report);
+        options.afterSettled?.();
         // better-sqlite3 is synchronous: yield to the event loop so HTTP requests are answered between batches.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
