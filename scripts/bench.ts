@@ -1,5 +1,6 @@
 /**
  * npm run bench -- --entities <n> [--batch-size <n>] [--concurrency <n>] [--duplicate-email-rate <r>] [--keep]
+ * npm run bench -- --scenario stall [--entities <n>] [--keep]   (does the API stall? see scripts/bench/stall.ts)
  * npm run bench -- --mode distributed --entities <n> [--workers <k> | --scaling 1,2,4] [--crm-latency-ms <ms>]
  *                  [--batch-size <n>] [--concurrency <n per worker>] [--max-write-ops <n>] [--db-process <regex>] [--server-logs <dir>] [--keep]
  *
@@ -14,18 +15,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { openDatabase } from '../src/adapters/sqlite/database';
-import { SqliteEntityStore } from '../src/adapters/sqlite/sqliteEntityStore';
-import { handlerFor, handlers } from '../src/handlers/index';
 import { DATABASE_FILE } from '../src/platform';
-import { seedEntities } from '../src/seeding/generateEntities';
 import { runBaseline } from './bench/baseline';
 import { log, printTable, round, submitAndWait } from './bench/driveAction';
 import { cpuSeconds, peakRssMb, percentile } from './bench/processStats';
+import { seedContacts } from './bench/seedContacts';
 
 const { values: args } = parseArgs({
   options: {
     mode: { type: 'string', default: 'embedded' },
+    scenario: { type: 'string', default: 'action' },
     entities: { type: 'string', default: '100000' },
     'batch-size': { type: 'string', default: '1000' },
     // Embedded: 2 (batches at once in the one server); distributed: 1 per worker process.
@@ -54,7 +53,7 @@ async function main(): Promise<void> {
   try {
     log(`seeding ${entities} contacts into ${platformDir}`);
     const seedStart = performance.now();
-    const ids = await seed(platformDir);
+    const ids = await seedContacts(platformDir, ACCOUNT, entities, { duplicateEmailRate: Number(args['duplicate-email-rate']) });
     log(`seeded in ${secs(performance.now() - seedStart)} s; copying for the baseline`);
     fs.mkdirSync(baselineDir);
     fs.copyFileSync(path.join(platformDir, DATABASE_FILE), path.join(baselineDir, DATABASE_FILE));
@@ -80,20 +79,6 @@ async function main(): Promise<void> {
     if (!args.keep) fs.rmSync(root, { recursive: true, force: true });
     else log(`kept ${root}`);
   }
-}
-
-async function seed(dir: string): Promise<string[]> {
-  const db = openDatabase(path.join(dir, DATABASE_FILE));
-  const store = new SqliteEntityStore(db, (t) => handlerFor(handlers, t)?.dedupeKey);
-  const ids: string[] = [];
-  await seedEntities(store, 'contact', ACCOUNT, entities, {
-    idPrefix: 'contact-',
-    duplicateEmailRate: Number(args['duplicate-email-rate']),
-    idSink: (chunk) => ids.push(...chunk),
-  });
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.close();
-  return ids;
 }
 
 interface PlatformRun {
@@ -159,6 +144,7 @@ async function waitUntilUp(base: string, server: ChildProcess): Promise<void> {
 
 async function embeddedOnly(): Promise<void> {
   if (args.mode !== 'embedded') throw new Error(`--mode must be embedded or distributed; got "${args.mode}"`);
+  if (!['action', 'stall'].includes(args.scenario)) throw new Error(`--scenario must be action or stall; got "${args.scenario}"`);
   const distributedOnly = ['workers', 'scaling', 'crm-latency-ms', 'max-write-ops', 'db-process', 'server-logs'] as const;
   const given = distributedOnly.filter((name) => args[name] !== undefined);
   if (given.length > 0) throw new Error(`--${given.join(', --')}: only with --mode distributed`);
@@ -199,7 +185,12 @@ function nonNegativeInt(name: string, raw: string): number {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const secs = (ms: number) => (ms / 1000).toFixed(2);
 
-(args.mode === 'distributed' ? runDistributed() : embeddedOnly().then(main)).catch((error: unknown) => {
+async function runStall(): Promise<void> {
+  const { runStallBench } = await import('./bench/stall');
+  await runStallBench({ entities: positiveInt('entities', args.entities), port, keep: args.keep });
+}
+
+(args.mode === 'distributed' ? runDistributed() : embeddedOnly().then(args.scenario === 'stall' ? runStall : main)).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
