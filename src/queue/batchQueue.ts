@@ -36,9 +36,23 @@ export interface ConsumeOptions {
   afterSettled?: () => void;
 }
 
+export interface StopOptions {
+  /**
+   * The longest `stop` waits for the batches in flight (ms); default: as long as they take. Past
+   * it, each batch still in flight is handed back for redelivery (SQLite: its lease released,
+   * fenced by its token; RabbitMQ: the channel closed, so the broker requeues what it delivered),
+   * and `stop` resolves. That delivery counts as an attempt, like a crash. The consumer calls
+   * still running are abandoned: whatever they resolve later is ignored, never settled.
+   */
+  timeoutMs?: number;
+}
+
 export interface Subscription {
-  /** Stops taking new batches and waits for the ones in flight to settle. */
-  stop(): Promise<void>;
+  /**
+   * Stops taking new batches and waits for the ones in flight to settle, at most
+   * `options.timeoutMs`. Idempotent: a second call returns the first call's promise.
+   */
+  stop(options?: StopOptions): Promise<void>;
 }
 
 /** Batches by where they are. `unacked` is null where the backend cannot tell (RabbitMQ without its management API). */

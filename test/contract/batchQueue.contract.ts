@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BatchConsumer, BatchQueue, QueueDepth, QueueRetry, Subscription } from '../../src/queue/batchQueue';
+import type { BatchConsumer, BatchQueue, QueueDepth, QueueRetry, StopOptions, Subscription } from '../../src/queue/batchQueue';
 import type { BatchMessage } from '../../src/types/entities';
 import { makeBatch } from '../support/fixtures';
 import { letOtherWorkRun, waitFor } from '../support/waitFor';
@@ -53,9 +53,9 @@ export function describeBatchQueueContract(name: string, makeQueue: MakeBatchQue
       return subscription;
     }
 
-    function stop(subscription: Subscription): Promise<void> {
+    function stop(subscription: Subscription, options?: StopOptions): Promise<void> {
       subscriptions = subscriptions.filter((s) => s !== subscription);
-      return subscription.stop();
+      return subscription.stop(options);
     }
 
     /** A promise the test opens when it chooses: holds a consumer call in flight. */
@@ -226,6 +226,34 @@ export function describeBatchQueueContract(name: string, makeQueue: MakeBatchQue
       await stop(next);
       expect(received).toEqual([late]);
       expect(state.received.length).toBe(2);
+    });
+
+    it('stops by its timeout while a consumer hangs, delivers that batch again, and ignores the abandoned call', async () => {
+      const batch = makeBatch('action-a', 0);
+      await queue.publish([batch]);
+      const { state, consumer } = holdingConsumer();
+      const subscription = await consume(consumer, 1);
+      await waitFor(() => state.held.length === 1, 5_000, 'the batch in flight');
+
+      let stopped = false;
+      const stopping = stop(subscription, { timeoutMs: 100 }).then(() => {
+        stopped = true;
+      });
+      await waitFor(() => stopped, 5_000, 'stop resolving while its consumer still hangs');
+      await stopping;
+      state.held[0]!.open(); // the abandoned call answers 'ack' late: it must not settle the batch
+
+      const received: { batch: BatchMessage; attempt: number }[] = [];
+      const next = await consume(async (b, delivery) => {
+        received.push({ batch: b, attempt: delivery.attempt });
+        return 'ack';
+      }, 1);
+      await waitFor(async () => received.length >= 1 && (await isEmpty()), 10_000, 'the handed-back batch delivered again and acknowledged');
+      await letOtherWorkRun();
+      await stop(next);
+      // The interrupted delivery counted as an attempt, like a crash.
+      expect(received).toEqual([{ batch, attempt: 2 }]);
+      expect(await depth()).toMatchObject({ ready: 0, delayed: 0, deadLettered: 0 });
     });
 
     it('counts ready and in-flight batches in depth until they are acknowledged', async () => {

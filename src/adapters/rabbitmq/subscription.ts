@@ -1,8 +1,8 @@
 import type { ConsumeMessage } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toError } from '../../errors';
-import type { BatchConsumer, ConsumeOptions, Subscription } from '../../queue/batchQueue';
-import type { RabbitConnection } from './connection';
+import type { BatchConsumer, ConsumeOptions, StopOptions, Subscription } from '../../queue/batchQueue';
+import { withinMs, type RabbitConnection } from './connection';
 import { abortable, ConsumerSession } from './consumerSession';
 import { settleDelivery, type SettlementContext, type SettlementDeps } from './settlement';
 import { isQueueMissing } from './topology';
@@ -75,10 +75,12 @@ export class RabbitSubscription implements Subscription {
 
   /**
    * Cancels the consumer (basic.cancel: the broker delivers nothing more), waits for the consumer
-   * calls in flight and their settlement, then closes the channel. Idempotent.
+   * calls in flight and their settlement (at most `timeoutMs`), then closes the channel. Past the
+   * timeout, closing the channel hands every unsettled delivery back (the broker requeues them),
+   * and the abandoned calls' late results are dropped (settleDelivery checks the channel). Idempotent.
    */
-  stop(): Promise<void> {
-    this.stopped ??= this.drain();
+  stop(options: StopOptions = {}): Promise<void> {
+    this.stopped ??= this.drain(options.timeoutMs);
     return this.stopped;
   }
 
@@ -86,13 +88,16 @@ export class RabbitSubscription implements Subscription {
     return this.stopped !== null;
   }
 
-  private async drain(): Promise<void> {
+  private async drain(timeoutMs: number | undefined): Promise<void> {
     this.abort.abort(); // ends a backoff pause, or a wait for the connection
     await this.opening?.catch(() => undefined);
     const session = this.session;
     await session?.cancel();
-    await this.settled();
+    const finished = timeoutMs === undefined ? await this.settled().then(() => true) : await withinMs(this.settled(), timeoutMs, 'draining').then(() => true, () => false);
     await session?.close();
+    if (!finished) {
+      this.deps.logger.warn({ queue: this.deps.names.work, inFlight: this.inFlight.size, timeoutMs }, 'stopped with batches still in flight: their channel is closed, so the broker delivers them again');
+    }
     await this.supervisor;
     this.unlisten();
     this.onStopped();

@@ -24,6 +24,14 @@ interface ClaimedRow {
   deliveries: number;
 }
 
+/** A claimed batch while its consumer runs. `abandoned`: handed back by a stop that timed out; never settled. */
+interface Lease {
+  row: ClaimedRow;
+  token: string;
+  abandoned: boolean;
+  renewal: NodeJS.Timeout | undefined;
+}
+
 /** How a delivered batch is settled: removed, handed back for a retry (with why), or moved to the dead letters (with why). */
 type Settlement = { ack: true } | { retry: string } | { deadLetter: string };
 
@@ -123,26 +131,50 @@ export class SqliteBatchQueue implements BatchQueue {
           await idleFor(this.pollMs);
           continue;
         }
-        await this.deliver(claimed.row, claimed.token, consumer, report);
+        const lease: Lease = { ...claimed, abandoned: false, renewal: undefined };
+        leases.add(lease);
+        await this.deliver(lease, consumer, report);
+        leases.delete(lease);
         options.afterSettled?.();
         // better-sqlite3 is synchronous: yield to the event loop so HTTP requests are answered between batches.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     };
 
+    const leases = new Set<Lease>();
     const loops = Array.from({ length: options.concurrency }, loop);
-    return {
-      stop: async () => {
-        stopping = true;
-        this.wakers.delete(waker);
-        waker();
-        await Promise.all(loops);
-      },
+    let stopped: Promise<void> | undefined;
+    const stop = async (timeoutMs: number | undefined) => {
+      stopping = true;
+      this.wakers.delete(waker);
+      waker();
+      const drained = Promise.all(loops);
+      if (timeoutMs === undefined) await drained;
+      else if (!(await settlesWithin(drained, timeoutMs))) {
+        for (const lease of leases) this.abandon(lease, `handed back at shutdown: still running after ${timeoutMs} ms`, report);
+      }
     };
+    return { stop: (stopOptions = {}) => (stopped ??= stop(stopOptions.timeoutMs)) };
   }
 
-  /** Runs the consumer on one claimed batch and settles it as the consumer decided. */
-  private async deliver(row: ClaimedRow, token: string, consumer: BatchConsumer, report: (error: unknown) => void): Promise<void> {
+  /**
+   * Gives up a delivery whose consumer is still running: its lease is released (fenced: only if
+   * it is still ours) so the batch is claimed again at once, and the consumer's late result is
+   * ignored. The delivery counted as an attempt when it was claimed.
+   */
+  private abandon(lease: Lease, reason: string, report: (error: unknown) => void): void {
+    lease.abandoned = true;
+    clearInterval(lease.renewal);
+    try {
+      this.db.writeLocked(() => this.s.release.run({ id: lease.row.id, token: lease.token, until: Date.now(), error: reason }));
+    } catch (error) {
+      report(error); // the lease expires instead; the next process releases it at start-up anyway
+    }
+  }
+
+  /** Runs the consumer on one claimed batch and settles it as the consumer decided, unless it was abandoned meanwhile. */
+  private async deliver(lease: Lease, consumer: BatchConsumer, report: (error: unknown) => void): Promise<void> {
+    const { row, token } = lease;
     let batch: BatchMessage;
     try {
       batch = parseBatchMessage(row.payload);
@@ -153,7 +185,7 @@ export class SqliteBatchQueue implements BatchQueue {
       return;
     }
     // A slow batch (a handler calling a remote CRM per entity) keeps its lease while it works.
-    const renewal = setInterval(() => {
+    lease.renewal = setInterval(() => {
       try {
         this.db.writeLocked(() => this.s.renew.run({ until: Date.now() + this.leaseMs, id: row.id, token }));
       } catch (error) {
@@ -168,9 +200,9 @@ export class SqliteBatchQueue implements BatchQueue {
       // the reason kept on the row for operators.
       how = { retry: toError(error).message };
     } finally {
-      clearInterval(renewal);
+      clearInterval(lease.renewal);
     }
-    this.settle(row, token, how, report);
+    if (!lease.abandoned) this.settle(row, token, how, report);
   }
 
   private settle(row: ClaimedRow, token: string, how: Settlement, report: (error: unknown) => void): void {
@@ -205,5 +237,15 @@ export class SqliteBatchQueue implements BatchQueue {
     const token = randomUUID();
     const row = this.db.writeLocked(() => this.s.claim.get({ until: now + this.leaseMs, token, now }) as ClaimedRow | undefined);
     return row ? { row, token } : undefined;
+  }
+}
+
+/** Whether `promise` settles within `ms`; leaves no timer behind. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const ac = new AbortController();
+  try {
+    return await Promise.race([promise.then(() => true), sleep(ms, false, { signal: ac.signal }).catch(() => false)]);
+  } finally {
+    ac.abort();
   }
 }
