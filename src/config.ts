@@ -36,6 +36,11 @@ export interface Config {
   outbox: OutboxSettings;
   /** Added to every round trip handlers make to the entity store (ms): stands in for a remote CRM in benchmarks. */
   crmLatencyMs: number;
+  /**
+   * METRICS_PORT: also serve /health, /ready and /metrics on this port (same HOST); null (unset) =
+   * not. The only way to probe and scrape `--role worker`, which has no API.
+   */
+  metricsPort: number | null;
   /** Tests only (FAULT_CRASH_AT=<point>[:<n>]): SIGKILL this process at a named point; null in production. See src/processing/crashPoints.ts. */
   faultCrashAt: CrashSetting | null;
 }
@@ -102,6 +107,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
       graceMs: int(env, 'OUTBOX_GRACE_MS', 10_000, 0, 3_600_000),
     },
     crmLatencyMs: int(env, 'CRM_LATENCY_MS', 0, 0, 60_000),
+    metricsPort: env.METRICS_PORT ? int(env, 'METRICS_PORT', 0, 1, 65535) : null,
     faultCrashAt: crashSetting(env),
   };
 }

@@ -11,6 +11,7 @@ import { redactUrl, type Config, type DistributedSettings } from './config';
 import { toError } from './errors';
 import { handlerFor, handlers as builtInHandlers, type HandlerRegistry } from './handlers/index';
 import type { Logger } from './observability/logger';
+import { PlatformMetrics } from './observability/metrics';
 import { crashHooks, withCrashOnWrite, type CrashHooks } from './processing/crashPoints';
 import { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './processing/retryPolicy';
 import type { BatchQueue, QueueRetry } from './queue/batchQueue';
@@ -30,6 +31,8 @@ export interface Platform {
   retry: RetryPolicy;
   now: () => number;
   newId: () => string;
+  /** This process's Prometheus metrics (GET /metrics); worker threads add theirs (src/observability/). */
+  metrics: PlatformMetrics;
   /** Tests only: the crash point FAULT_CRASH_AT arms (none in production). */
   faults: CrashHooks;
   /** Embedded mode only: worker threads opening the same SQLite file share this lock with the API's connection. */
@@ -109,6 +112,10 @@ export async function buildPlatform(config: Config, options: PlatformOptions): P
     retry: retryPolicyOf(config),
     now: options.now ?? Date.now,
     newId: randomUUID,
+    // Queue depth and actions by status are read at scrape time where the API runs; a worker role reports only its own work.
+    metrics: new PlatformMetrics(
+      config.role === 'worker' ? null : { queueDepth: () => parts.queue.depth(), actionsByStatus: () => parts.jobStore.countActionsByStatus() },
+    ),
     faults: crashHooks(config.faultCrashAt),
   };
 }

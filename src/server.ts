@@ -1,4 +1,4 @@
-import { buildApp } from './api/buildApp';
+import { buildApp, buildOperationsApp } from './api/buildApp';
 import { startOutboxSweeper } from './actions/outbox';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './observability/logger';
@@ -27,12 +27,15 @@ async function main(): Promise<void> {
   const app = serveApi ? await buildApp(platform, { logger }) : null;
   // Listen first: a second process on the same port fails here, before it touches any batch.
   if (app) await app.listen({ port: config.port, host: config.host });
+  // METRICS_PORT: probes and the scrape on a port of their own (a worker role has no other).
+  const operations = config.metricsPort === null ? null : await buildOperationsApp(platform, { logger });
+  if (operations) await operations.listen({ port: config.metricsPort!, host: config.host });
   let workers: Subscription | null = null;
   if (config.role !== 'api') {
     workers =
       !config.distributed && config.workerThreads > 0
-        ? await startWorkerPool(config, logger, platform.writeLockBuffer!)
-        : await startWorkers(platform, platform.queue, config.workerConcurrency);
+        ? await startWorkerPool(config, logger, platform.writeLockBuffer!, platform.metrics)
+        : await startWorkers(platform, platform.queue, config.workerConcurrency, platform.metrics.processing);
   }
   const sweeper = startOutboxSweeper(platform, config.outbox);
   if (app) printNextSteps(config, demo);
@@ -44,6 +47,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'stopping: no new requests, draining batches in flight');
     await app?.close();
+    await operations?.close();
     await workers?.stop();
     await sweeper.stop();
     await platform.close();

@@ -1,17 +1,24 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Platform } from '../platform';
 import { bulkActionRoutes } from '../routes/bulkActions';
 import { entityRoutes } from '../routes/entities';
 import { healthRoutes } from '../routes/health';
+import { metricsRoutes } from '../routes/metrics';
 import { frameworkError, registerErrorHandling } from './errorHandler';
+
+export interface AppOptions {
+  /** The platform's pino logger (src/server.ts), so request logs and the platform's logs share one format. Default: no logs. */
+  logger?: FastifyBaseLogger;
+}
 
 /**
  * The HTTP app. Tests drive it with app.inject(); src/server.ts makes it listen, passing the
  * platform's pino logger so that request logs and the platform's logs share one format.
  */
-export async function buildApp(platform: Platform, options: { logger?: FastifyBaseLogger } = {}): Promise<FastifyInstance> {
+export async function buildApp(platform: Platform, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    ...loggingOptions(options),
     bodyLimit: platform.config.bodyLimitBytes,
     // Field names like __proto__ are rejected by request validation with a precise error, and
     // skipping the poisoning scan keeps parsing a million IDs fast.
@@ -24,8 +31,70 @@ export async function buildApp(platform: Platform, options: { logger?: FastifyBa
   // Only JSON bodies: text/plain gets 415 instead of being parsed into a string.
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
-  await app.register(healthRoutes, { platform });
+  await registerOperations(app, platform);
   await app.register(bulkActionRoutes, { platform, prefix: '/api/bulk-actions' });
   await app.register(entityRoutes, { platform, prefix: '/api/entities' });
   return app;
+}
+
+/**
+ * Only /health, /ready and /metrics: what a process without the API (`--role worker`) serves on
+ * METRICS_PORT, so that it can be probed and scraped like the others.
+ */
+export async function buildOperationsApp(platform: Platform, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify(loggingOptions(options));
+  registerErrorHandling(app);
+  await registerOperations(app, platform);
+  return app;
+}
+
+/** Probes and the scrape, with request metrics on every route. Their own request logs only at warn: they are polled every few seconds. */
+async function registerOperations(app: FastifyInstance, platform: Platform): Promise<void> {
+  const { metrics } = platform;
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+  // Every error response is sent by errorHandler.ts as {"error":{"code":"..."}}: count it by code.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (reply.statusCode >= 400 && typeof payload === 'string') {
+      const code = ERROR_CODE.exec(payload)?.[1];
+      if (code) metrics.countApiError(code);
+    }
+    return payload;
+  });
+  await app.register(healthRoutes, { platform, logLevel: 'warn' });
+  await app.register(metricsRoutes, { metrics, logLevel: 'warn' });
+}
+
+const ERROR_CODE = /^\{"error":\{"code":"([A-Z0-9_]+)"/;
+
+function loggingOptions(options: AppOptions): FastifyServerOptions {
+  if (!options.logger) return { logger: false };
+  return {
+    loggerInstance: options.logger,
+    // Every line of a request about one action (its "incoming request" and "request completed"
+    // included) carries the action id, like the workers' lines about it.
+    childLoggerFactory: (logger, bindings, childOptions, rawRequest) => {
+      const actionId = actionIdOf(rawRequest as IncomingMessage);
+      return logger.child(actionId === null ? bindings : { ...bindings, actionId }, childOptions);
+    },
+  };
+}
+
+const ACTION_PATH = /^\/api\/bulk-actions\/([^/?#]+)(\/[^?#]*)?/;
+
+/**
+ * The action id of a request to /api/bulk-actions/:id[/...], else null. The routes decide what the
+ * segment is: POST /api/bulk-actions/:entityType creates (the segment is a type); every other
+ * method, and any path with a further segment (/stats, /logs), is about the action `:id`.
+ */
+export function actionIdOf(request: Pick<IncomingMessage, 'method' | 'url'>): string | null {
+  const match = ACTION_PATH.exec(request.url ?? '');
+  if (!match) return null;
+  if (request.method === 'POST' && !match[2]) return null;
+  try {
+    return decodeURIComponent(match[1]!);
+  } catch {
+    return null; // malformed percent-encoding: the route answers 400 and there is no action
+  }
 }

@@ -1,6 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config';
 import type { Logger } from '../observability/logger';
+import { SCRAPE_TIMEOUT_MS, type PlatformMetrics } from '../observability/metrics';
+import { collectThreadMetrics } from '../observability/threadMetrics';
 import type { Subscription } from '../queue/batchQueue';
 import type { WorkerThreadData } from './workerThread';
 
@@ -21,11 +23,13 @@ export function spreadConcurrency(concurrency: number, threads: number): number[
  * `config.workerThreads` threads, each thread with its own SQLite connection.
  * A thread that dies is restarted; the batch it held comes back when its lease expires.
  */
-export async function startWorkerPool(config: Config, logger: Logger, writeLockBuffer: SharedArrayBuffer): Promise<Subscription> {
+export async function startWorkerPool(config: Config, logger: Logger, writeLockBuffer: SharedArrayBuffer, metrics?: PlatformMetrics): Promise<Subscription> {
   const perThread = spreadConcurrency(config.workerConcurrency, config.workerThreads);
   let stopping = false;
   const workers = new Set<Worker>();
   const restarts = new Set<NodeJS.Timeout>();
+  // The threads' counters appear on the main thread's /metrics, summed (src/observability/threadMetrics.ts).
+  const threadMetrics = metrics ? collectThreadMetrics(metrics, () => workers, SCRAPE_TIMEOUT_MS) : null;
 
   const spawn = (threadNo: number): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -39,6 +43,7 @@ export async function startWorkerPool(config: Config, logger: Logger, writeLockB
       });
       worker.on('exit', (code) => {
         workers.delete(worker);
+        threadMetrics?.retire(worker);
         if (stopping) return;
         logger.error({ thread: threadNo, code }, 'worker thread exited; restarting');
         const restart = setTimeout(() => {

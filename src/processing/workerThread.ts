@@ -2,6 +2,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config';
 import { handlers } from '../handlers/index';
 import { createLogger } from '../observability/logger';
+import { ProcessingMetrics } from '../observability/metrics';
+import { answerMetricsRequests } from '../observability/threadMetrics';
 import { WriteLock } from '../adapters/sqlite/writeLock';
 import { openEmbeddedStores, retryPolicyOf } from '../platform';
 import { crashHooks } from './crashPoints';
@@ -20,12 +22,16 @@ export interface WorkerThreadData {
 
 const { config, concurrency, threadNo, writeLockBuffer } = workerData as WorkerThreadData;
 const logger = createLogger(config.logLevel).child({ thread: threadNo });
+// This thread's counters; the main thread asks for them on every scrape of /metrics.
+const metrics = new ProcessingMetrics();
+answerMetricsRequests(parentPort!, metrics.registry);
 // Batches other threads publish are not seen in-process: a short poll picks them up.
 const stores = openEmbeddedStores(config, handlers, { queue: { pollMs: 50 }, writeLock: new WriteLock(writeLockBuffer) });
 const subscription = await startWorkers(
   { jobStore: stores.jobStore, entityStore: stores.entityStore, handlers, retry: retryPolicyOf(config), logger, now: Date.now, faults: crashHooks(config.faultCrashAt) },
   stores.queue,
   concurrency,
+  metrics,
 );
 parentPort!.postMessage({ type: 'ready' });
 

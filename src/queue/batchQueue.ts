@@ -80,6 +80,8 @@ export interface BatchQueue {
   /** Runs `concurrency` consumers until stopped. */
   consume(consumer: BatchConsumer, options: ConsumeOptions): Promise<Subscription>;
   depth(): Promise<QueueDepth>;
+  /** Resolves when the queue's backend answers (the SQLite table, the broker's work queue); rejects otherwise (`/ready`). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

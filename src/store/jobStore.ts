@@ -1,4 +1,4 @@
-import type { ActionStatus, BatchMessage, BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../types/entities';
+import { ACTION_STATUSES, type ActionStatus, type BatchMessage, type BulkAction, type Outcome, type OutcomeLog, type OutcomeStatus } from '../types/entities';
 
 /** A new action as the create path hands it to the store. */
 export interface NewAction {
@@ -129,5 +129,19 @@ export interface JobStore {
    * adapter may take it from the counters, which equal the rows except for a batch in flight.
    */
   listOutcomes(actionId: string, status: OutcomeStatus | null, offset: number, limit: number): Promise<Page<OutcomeLog>>;
+  /**
+   * How many actions the store holds in each status, every status present (0 when none): the
+   * `bulk_actions` gauge, read at scrape time. One grouped read over the actions, not their outcomes.
+   */
+  countActionsByStatus(): Promise<Record<ActionStatus, number>>;
+  /** Resolves when the store answers a trivial read; rejects with the driver's error otherwise (`/ready`). */
+  ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Per-status counts from grouped rows, with every status present (0 when absent): for `countActionsByStatus`. */
+export function countsByStatus(rows: Iterable<{ status: string; count: number }>): Record<ActionStatus, number> {
+  const counts = Object.fromEntries(ACTION_STATUSES.map((status) => [status, 0])) as Record<ActionStatus, number>;
+  for (const { status, count } of rows) if (status in counts) counts[status as ActionStatus] += count;
+  return counts;
 }

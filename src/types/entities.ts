@@ -16,6 +16,7 @@ export type EntityType =
   | 'product';
 
 export type ActionStatus = 'PENDING' | 'SCHEDULED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+export const ACTION_STATUSES: readonly ActionStatus[] = ['PENDING', 'SCHEDULED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'];
 export const TERMINAL_STATUSES: readonly ActionStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
 
 export type OutcomeStatus = 'SUCCESS' | 'FAILED' | 'SKIPPED';

@@ -3,7 +3,7 @@ import { API_ERRORS } from '../../src/errors';
 import { expectApiError, getJson } from '../support/apiHelpers';
 import { makeTestPlatform, type TestPlatform } from '../support/testPlatform';
 
-/** /health, and what every unknown route or malformed URL gets. */
+/** /health, /ready, and what every unknown route or malformed URL gets. */
 
 let t: TestPlatform;
 beforeEach(async () => {
@@ -13,20 +13,41 @@ afterEach(async () => t.close());
 
 const get = (url: string) => t.app.inject({ method: 'GET', url });
 
-describe('GET /health', () => {
+describe('GET /health (liveness)', () => {
   it('answers 200', async () => {
     const { status, body } = await getJson(t.app, '/health');
     expect(status).toBe(200);
-    expect(body).toEqual({ status: 'ok', queue: { ready: 0, unacked: 0, delayed: 0, deadLettered: 0 } });
+    expect(body).toEqual({ status: 'ok' });
   });
 
-  it('answers 200 with the reason when the queue cannot be asked: the process itself is alive', async () => {
-    t.platform.queue.depth = async () => {
-      throw new Error('broker unreachable');
+  it('answers 200 without asking the queue or the store: an outage of either is not a reason to restart the process', async () => {
+    t.platform.queue.depth = t.platform.queue.ping = t.platform.jobStore.ping = async () => {
+      throw new Error('unreachable');
     };
-    const { status, body } = await getJson(t.app, '/health');
-    expect(status).toBe(200);
-    expect(body).toEqual({ status: 'ok', queue: null, queueError: 'broker unreachable' });
+    expect(await getJson(t.app, '/health')).toEqual({ status: 200, body: { status: 'ok' } });
+  });
+});
+
+describe('GET /ready (readiness)', () => {
+  it('answers 200 when the store and the queue answer', async () => {
+    expect(await getJson(t.app, '/ready')).toEqual({ status: 200, body: { status: 'ready', checks: { store: { ok: true }, queue: { ok: true } } } });
+  });
+
+  it('answers 503 naming both parts once the SQLite file is closed', async () => {
+    await t.platform.close();
+    const { status, body } = await getJson(t.app, '/ready');
+    expect(status).toBe(503);
+    expect(body).toEqual({
+      status: 'unavailable',
+      checks: { store: { ok: false, error: expect.stringMatching(/not open/) }, queue: { ok: false, error: expect.stringMatching(/not open/) } },
+    });
+  });
+
+  it('answers 503 when a part does not answer within the timeout', async () => {
+    t.platform.queue.ping = () => new Promise(() => {});
+    const { status, body } = await getJson(t.app, '/ready');
+    expect(status).toBe(503);
+    expect(body.checks).toEqual({ store: { ok: true }, queue: { ok: false, error: "the queue's ping timed out after 1000 ms" } });
   });
 });
 

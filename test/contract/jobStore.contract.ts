@@ -135,6 +135,22 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
       });
     });
 
+    describe('countActionsByStatus and ping (for /metrics and /ready)', () => {
+      it('counts the actions in every status, 0 for a status none is in', async () => {
+        expect(await store.countActionsByStatus()).toEqual({ PENDING: 0, SCHEDULED: 0, RUNNING: 0, COMPLETED: 0, FAILED: 0, CANCELLED: 0 });
+        await create({ status: 'PENDING' });
+        await create({ status: 'PENDING', accountId: 'acct-b' });
+        await create({ status: 'COMPLETED', completedAt: T0 + 1 });
+        const running = await create({ status: 'PENDING' });
+        await store.markRunning(running.id, T0 + 2);
+        expect(await store.countActionsByStatus()).toEqual({ PENDING: 2, SCHEDULED: 0, RUNNING: 1, COMPLETED: 1, FAILED: 0, CANCELLED: 0 });
+      });
+
+      it('answers a ping', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+    });
+
     describe('markRunning', () => {
       it('moves a PENDING action to RUNNING once and stamps startedAt', async () => {
         const action = await create();

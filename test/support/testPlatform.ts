@@ -31,7 +31,7 @@ export async function makeTestPlatform(
   const app = await buildApp(platform);
   const subscriptions: Subscription[] = [];
   const start = async (overrides: Partial<ProcessingDeps> = {}) => {
-    const sub = await startWorkers({ ...platform, ...overrides }, platform.queue, config.workerConcurrency);
+    const sub = await startWorkers({ ...platform, ...overrides }, platform.queue, config.workerConcurrency, platform.metrics.processing);
     subscriptions.push(sub);
     return sub;
   };

@@ -1,6 +1,6 @@
 import type { Collection, Db, Filter } from 'mongodb';
-import type { ActionFilter, BatchRef, ExistingAction, InsertActionResult, JobStore, KeyClaim, NewAction, Page } from '../../store/jobStore';
-import type { BatchMessage, BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../../types/entities';
+import { countsByStatus, type ActionFilter, type BatchRef, type ExistingAction, type InsertActionResult, type JobStore, type KeyClaim, type NewAction, type Page } from '../../store/jobStore';
+import type { ActionStatus, BatchMessage, BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../../types/entities';
 import { ActionClaims, type ClaimDocument } from './actionClaims';
 import {
   batchDocumentId, codeKey, COUNTER_OF, errorsByCode, TERMINAL, toAction, toActionDocument, toBatchDocument, toOutcomeDocument, toOutcomeLog,
@@ -216,6 +216,16 @@ export class MongoJobStore implements JobStore {
     const progress = action?.progress;
     const total = progress === undefined ? 0 : status === null ? progress.processed : progress[COUNTER_OF[status]];
     return { items: docs.map(toOutcomeLog), total };
+  }
+
+  async countActionsByStatus(): Promise<Record<ActionStatus, number>> {
+    const rows = await this.actions.aggregate<{ _id: string; count: number }>([{ $group: { _id: '$status', count: { $sum: 1 } } }]).toArray();
+    return countsByStatus(rows.map((r) => ({ status: r._id, count: r.count })));
+  }
+
+  async ping(): Promise<void> {
+    // A real read by _id (the primary index) rather than the ping command: it needs the database, not only a socket.
+    await this.actions.findOne({ _id: '' }, { projection: { _id: 1 } });
   }
 
   async close(): Promise<void> {

@@ -143,6 +143,12 @@ export class RabbitBatchQueue implements BatchQueue {
     return { ready: counts.ready, unacked, delayed: counts.delayed, deadLettered: counts.deadLettered };
   }
 
+  /** The depth read without the management API (an optional extra whose failure only hides `unacked`). */
+  async ping(): Promise<void> {
+    this.assertOpen();
+    await this.countReady();
+  }
+
   private async countReady(): Promise<ReadyCounts> {
     try {
       return await this.countReadyOnce();

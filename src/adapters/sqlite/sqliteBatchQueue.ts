@@ -228,6 +228,10 @@ export class SqliteBatchQueue implements BatchQueue {
     return this.s.depth.get({ now: Date.now() }) as QueueDepth;
   }
 
+  async ping(): Promise<void> {
+    await this.depth(); // throws once the connection is closed
+  }
+
   async close(): Promise<void> {
     this.wakers.clear();
   }

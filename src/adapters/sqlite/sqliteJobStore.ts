@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
-import type { ActionFilter, BatchRef, ExistingAction, InsertActionResult, JobStore, KeyClaim, NewAction, Page } from '../../store/jobStore';
-import type { BatchMessage, BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../../types/entities';
+import { countsByStatus, type ActionFilter, type BatchRef, type ExistingAction, type InsertActionResult, type JobStore, type KeyClaim, type NewAction, type Page } from '../../store/jobStore';
+import type { ActionStatus, BatchMessage, BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../../types/entities';
 import type { SqliteDatabase } from './database';
 import { actionParams, ACTION_COLUMNS, toAction, type ActionRow } from './actionRows';
 
@@ -206,6 +206,15 @@ export class SqliteJobStore implements JobStore {
         total: status === null ? counters.processed : counters[COUNTER_OF[status]],
       };
     })();
+  }
+
+  async countActionsByStatus(): Promise<Record<ActionStatus, number>> {
+    // A scan of the actions table (one row per action, never its outcomes): scrape-time cost.
+    return countsByStatus(this.db.prepare('SELECT status, count(*) AS count FROM actions GROUP BY status').all() as { status: string; count: number }[]);
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get(); // throws once the connection is closed
   }
 
   async close(): Promise<void> {
