@@ -1,5 +1,6 @@
 import { buildApp, buildOperationsApp } from './api/buildApp';
 import { startOutboxSweeper } from './actions/outbox';
+import { retentionRunsInMainThread, startRetention } from './actions/retention';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './observability/logger';
 import { buildPlatform, UnreachableServerError } from './platform';
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
         : await startWorkers(platform, platform.queue, config.workerConcurrency, platform.metrics.processing);
   }
   const sweeper = startOutboxSweeper(platform, config.outbox);
+  // RETENTION_DAYS: here in distributed worker roles; embedded, in worker thread 0 (see retention.ts).
+  const retention = retentionRunsInMainThread(config) ? startRetention(platform, config.retention) : null;
   if (app) printNextSteps(config, demo);
   logger.info({ role: config.role, mode: config.distributed ? 'distributed' : 'embedded' }, 'started');
 
@@ -50,6 +53,7 @@ async function main(): Promise<void> {
     await operations?.close();
     await workers?.stop();
     await sweeper.stop();
+    await retention?.stop();
     await platform.close();
     process.exit(0);
   };

@@ -7,6 +7,7 @@ import { answerMetricsRequests } from '../observability/threadMetrics';
 import { WriteLock } from '../adapters/sqlite/writeLock';
 import { openEmbeddedStores, retryPolicyOf } from '../platform';
 import { crashHooks } from './crashPoints';
+import { startRetention } from '../actions/retention';
 import { startWorkers } from './workers';
 
 /**
@@ -34,11 +35,14 @@ const subscription = await startWorkers(
   metrics,
 );
 parentPort!.postMessage({ type: 'ready' });
+// The embedded retention purge runs here, off the API's event loop, in one thread per data dir.
+const retention = threadNo === 0 ? startRetention({ jobStore: stores.jobStore, logger, now: Date.now }, config.retention) : null;
 
 parentPort!.on('message', (message: { type: string }) => {
   if (message.type !== 'stop') return;
   void (async () => {
     await subscription.stop();
+    await retention?.stop();
     await stores.close();
     parentPort!.postMessage({ type: 'stopped' });
     parentPort!.close();

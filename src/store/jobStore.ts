@@ -65,6 +65,18 @@ export interface BatchRef {
   seqs: number[];
 }
 
+/** What one `purgeExpired` call did. */
+export interface PurgeSlice {
+  /** Actions whose removal this slice began (gone for readers from now on). */
+  actionsRemoved: number;
+  /** Rows or documents deleted: outcomes, the actions and their leftovers, dead letters. */
+  rowsDeleted: number;
+  /** Bytes the database file gave back to the file system; 0 where the server manages its own space. */
+  bytesReclaimed: number;
+  /** Nothing is left to do for this cutoff: call again at the next pass, not now. */
+  done: boolean;
+}
+
 /**
  * The job store (the spec's step 2 and 5): actions, their per-entity outcomes, counters, the
  * batch outbox and temporary de-dup state. Adapters: SQLite (embedded) and MongoDB (distributed).
@@ -129,6 +141,18 @@ export interface JobStore {
    * adapter may take it from the counters, which equal the rows except for a batch in flight.
    */
   listOutcomes(actionId: string, status: OutcomeStatus | null, offset: number, limit: number): Promise<Page<OutcomeLog>>;
+  /**
+   * One slice of the retention purge (src/actions/retention.ts), short enough to run beside live
+   * traffic: removes actions that ended (COMPLETED, FAILED, CANCELLED) before `completedBefore`
+   * (epoch ms) with their outcomes and leftovers (plan, key claims, duplicate claims), and dead
+   * letters recorded before it where the store keeps them, deleting about `maxRows` rows at most;
+   * once nothing is left to delete, it gives freed space back where the backend can, a little per call.
+   * An action disappears as a whole when its removal begins (getAction null, not listed, its
+   * Idempotency-Key free again); its outcome rows follow over later slices. Actions that have not
+   * ended, or ended at or after `completedBefore`, are never touched. Safe to run in several
+   * processes at once and to resume after a crash (what was begun is finished by a later slice).
+   */
+  purgeExpired(completedBefore: number, maxRows: number): Promise<PurgeSlice>;
   /**
    * How many actions the store holds in each status, every status present (0 when none): the
    * `bulk_actions` gauge, read at scrape time. One grouped read over the actions, not their outcomes.

@@ -3,6 +3,7 @@ import type { JobStore, NewAction } from '../../src/store/jobStore';
 import type { BulkAction, Outcome, OutcomeStatus } from '../../src/types/entities';
 import { makeAction, makeNewAction, makeOutcome, makeOutcomes, T0 } from '../support/fixtures';
 import { describeJobStoreLifecycle } from './jobStoreLifecycle.contract';
+import { describeJobStorePurge } from './jobStorePurge.contract';
 
 export type MakeJobStore = () => Promise<{ store: JobStore; cleanup: () => Promise<void> }>;
 
@@ -331,5 +332,6 @@ export function describeJobStoreContract(name: string, makeStore: MakeJobStore):
     });
 
     describeJobStoreLifecycle(() => store);
+    describeJobStorePurge(() => store);
   });
 }

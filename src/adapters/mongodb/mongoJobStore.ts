@@ -1,5 +1,5 @@
 import type { Collection, Db, Filter } from 'mongodb';
-import { countsByStatus, type ActionFilter, type BatchRef, type ExistingAction, type InsertActionResult, type JobStore, type KeyClaim, type NewAction, type Page } from '../../store/jobStore';
+import { countsByStatus, type ActionFilter, type BatchRef, type ExistingAction, type InsertActionResult, type JobStore, type KeyClaim, type NewAction, type Page, type PurgeSlice } from '../../store/jobStore';
 import type { ActionStatus, BatchMessage, BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../../types/entities';
 import { ActionClaims, type ClaimDocument } from './actionClaims';
 import {
@@ -8,6 +8,7 @@ import {
 } from './actionDocuments';
 import { insertIgnoringDuplicates, isDuplicateKeyError } from './bulkInsert';
 import { ATOMIC_UPDATES, type UpdateSerializer } from './documentLocks';
+import { MongoPurge, type PurgeDocument } from './purge';
 import { COLLECTIONS } from './schema';
 
 /** `action_key_claims`: the position that owns a shared de-dup key within one running action. */
@@ -46,6 +47,7 @@ export class MongoJobStore implements JobStore {
   private readonly keyClaims: Collection<KeyClaimDocument>;
   private readonly claims: ActionClaims;
   private readonly updates: UpdateSerializer;
+  private readonly purge: MongoPurge;
 
   constructor(db: Db, private readonly options: MongoJobStoreOptions) {
     this.updates = options.updates ?? ATOMIC_UPDATES;
@@ -53,7 +55,12 @@ export class MongoJobStore implements JobStore {
     this.batches = db.collection<BatchDocument>(COLLECTIONS.actionBatches);
     this.outcomes = db.collection<OutcomeDocument>(COLLECTIONS.actionOutcomes);
     this.keyClaims = db.collection<KeyClaimDocument>(COLLECTIONS.actionKeyClaims);
-    this.claims = new ActionClaims(db.collection<ClaimDocument>(COLLECTIONS.actionClaims), this.actions, this.updates);
+    const claims = db.collection<ClaimDocument>(COLLECTIONS.actionClaims);
+    this.claims = new ActionClaims(claims, this.actions, this.updates);
+    this.purge = new MongoPurge({
+      actions: this.actions, purges: db.collection<PurgeDocument>(COLLECTIONS.actionPurges), outcomes: this.outcomes,
+      batches: this.batches, keyClaims: db.collection(COLLECTIONS.actionKeyClaims), claims,
+    });
   }
 
   /**
@@ -226,6 +233,10 @@ export class MongoJobStore implements JobStore {
   async ping(): Promise<void> {
     // A real read by _id (the primary index) rather than the ping command: it needs the database, not only a socket.
     await this.actions.findOne({ _id: '' }, { projection: { _id: 1 } });
+  }
+
+  async purgeExpired(completedBefore: number, maxRows: number): Promise<PurgeSlice> {
+    return this.purge.slice(completedBefore, maxRows);
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,7 @@ import type { Logger } from '../../observability/logger';
  * - `action_batches`: the batch plan (the outbox), `_id` = `<actionId>:<batchNo>`; deleted at completion.
  * - `action_outcomes`: one document per submitted position, unique on (actionId, seq).
  * - `action_key_claims`: temporary de-dup key owners, `_id` = `<actionId>:<key>`; deleted at completion.
+ * - `action_purges`: actions whose retention purge has begun (`_id` = action id); see purge.ts.
  * - `rate_limits`: one document per rate-limited key (an account).
  * - `document_locks`: only on servers without atomic updates (FerretDB 1.x); see documentLocks.ts.
  * - `entities_<type>`: the CRM records of one entity type, `_id` = entity id.
@@ -20,6 +21,7 @@ export const COLLECTIONS = {
   actionBatches: 'action_batches',
   actionOutcomes: 'action_outcomes',
   actionKeyClaims: 'action_key_claims',
+  actionPurges: 'action_purges',
   rateLimits: 'rate_limits',
   documentLocks: 'document_locks',
 } as const;
@@ -43,7 +45,11 @@ const JOB_INDEXES: Record<string, IndexDescription[]> = {
     { key: { createdAt: -1, _id: -1 }, name: 'newest' },
     // The outbox sweeper: only the few unpublished actions are indexed.
     { key: { published: 1, createdAt: 1 }, name: 'unpublished', partialFilterExpression: { published: false } },
+    // The retention purge: the oldest finished actions first. Unfinished actions have no completedAt.
+    { key: { completedAt: 1 }, name: 'completed', partialFilterExpression: { completedAt: { $exists: true } } },
   ],
+  // The retention purge deletes an action's claims by action.
+  [COLLECTIONS.actionClaims]: [{ key: { actionId: 1 }, name: 'by_action' }],
   [COLLECTIONS.actionBatches]: [{ key: { actionId: 1, batchNo: 1 }, name: 'by_action' }],
   [COLLECTIONS.actionOutcomes]: [
     // The exactly-once guarantee: a position has at most one outcome.

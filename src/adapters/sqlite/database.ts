@@ -30,6 +30,9 @@ export function openDatabase(file: string, options: { writeLock?: WriteLock } = 
     writeLocked: <T>(write: () => T): T => lock.run(write),
     writeTransaction: <T>(write: () => T): T => lock.run(() => raw.transaction(write).immediate()),
   });
+  // Only takes on a file with no table yet (a new one), and only before WAL is set: such a file
+  // can give the pages the retention purge frees back to the file system (migration 005).
+  db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');

@@ -1,8 +1,9 @@
 import type { Statement } from 'better-sqlite3';
-import { countsByStatus, type ActionFilter, type BatchRef, type ExistingAction, type InsertActionResult, type JobStore, type KeyClaim, type NewAction, type Page } from '../../store/jobStore';
+import { countsByStatus, type ActionFilter, type BatchRef, type ExistingAction, type InsertActionResult, type JobStore, type KeyClaim, type NewAction, type Page, type PurgeSlice } from '../../store/jobStore';
 import type { ActionStatus, BatchMessage, BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../../types/entities';
 import type { SqliteDatabase } from './database';
 import { actionParams, ACTION_COLUMNS, toAction, type ActionRow } from './actionRows';
+import { SqlitePurge } from './purge';
 
 const COUNTER_OF: Record<OutcomeStatus, 'succeeded' | 'failed' | 'skipped'> = { SUCCESS: 'succeeded', FAILED: 'failed', SKIPPED: 'skipped' };
 
@@ -13,6 +14,7 @@ const COUNTER_OF: Record<OutcomeStatus, 'succeeded' | 'failed' | 'skipped'> = { 
  */
 export class SqliteJobStore implements JobStore {
   private readonly actionNos = new Map<string, number>();
+  private readonly purge: SqlitePurge;
   private readonly s: Record<
     'insertAction' | 'byId' | 'byKey' | 'byPayload' | 'insertOutcome' | 'bumpCounters' | 'bumpErrors' | 'outcomeExists' |
     'claimKey' | 'keyOwner' | 'counters' | 'isDone' | 'complete' | 'dropClaims' | 'markRunning' | 'errors' | 'noOf' |
@@ -21,9 +23,14 @@ export class SqliteJobStore implements JobStore {
   >;
 
   constructor(private readonly db: SqliteDatabase) {
+    this.purge = new SqlitePurge(db);
     this.s = {
-      insertAction: db.prepare(`INSERT INTO actions (${ACTION_COLUMNS.join(', ')}, payload_hash, idempotency_key, creation_response,
-        batch_count, published) VALUES (${ACTION_COLUMNS.map(() => '?').join(', ')}, ?, ?, ?, ?, 0)`),
+      // `no` above every action's and every action being purged (see purge.ts): outcome rows a
+      // purge has not reached yet never belong to a new action.
+      insertAction: db.prepare(`INSERT INTO actions (no, ${ACTION_COLUMNS.join(', ')}, payload_hash, idempotency_key, creation_response,
+        batch_count, published) VALUES (
+          (SELECT coalesce(max(n), 0) + 1 FROM (SELECT max(no) AS n FROM actions UNION ALL SELECT max(action_no) FROM action_purges)),
+          ${ACTION_COLUMNS.map(() => '?').join(', ')}, ?, ?, ?, ?, 0)`),
       insertBatch: db.prepare('INSERT INTO action_batches (action_no, batch_no, payload) VALUES (?, ?, ?)'),
       dropBatches: db.prepare('DELETE FROM action_batches WHERE action_no = ?'),
       batchPlan: db.prepare('SELECT payload FROM action_batches WHERE action_no = ? ORDER BY batch_no').pluck(),
@@ -215,6 +222,12 @@ export class SqliteJobStore implements JobStore {
 
   async ping(): Promise<void> {
     this.db.prepare('SELECT 1').get(); // throws once the connection is closed
+  }
+
+  async purgeExpired(completedBefore: number, maxRows: number): Promise<PurgeSlice> {
+    const { removed, ...slice } = this.purge.slice(completedBefore, maxRows);
+    for (const id of removed) this.actionNos.delete(id);
+    return slice;
   }
 
   async close(): Promise<void> {
