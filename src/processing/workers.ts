@@ -42,7 +42,7 @@ export function startWorkers(deps: ProcessingDeps, queue: BatchQueue, concurrenc
     afterSettled: deps.faults?.afterBatchSettled,
     // The queue's own trouble (a lost channel, a payload that is not a batch): the adapter recovers
     // by itself, so this is a warning, not an error of the process.
-    onError: (error) => deps.logger.warn({ err: error }, 'batch queue reported a problem; consuming goes on'),
+    onError: (error, about) => deps.logger.warn({ err: error, ...about }, 'batch queue reported a problem; consuming goes on'),
   });
 }
 

@@ -24,14 +24,18 @@ export type BatchVerdict = 'ack' | 'dead-letter';
  */
 export type BatchConsumer = (batch: BatchMessage, delivery: Delivery) => Promise<BatchVerdict>;
 
+/** Which batch a queue error is about, where the adapter knows: log lines about a batch carry both. */
+export type BatchIdentity = Pick<BatchMessage, 'actionId' | 'batchNo'>;
+
 export interface ConsumeOptions {
   /** Batches in flight at once for this subscription (RabbitMQ: the channel's prefetch). */
   concurrency: number;
   /**
    * Errors of the queue itself (its database or broker unreachable, a payload that does not parse)
-   * go here; consuming goes on after a pause. They never crash the process.
+   * go here, with the batch when the error is about one; consuming goes on after a pause. They
+   * never crash the process.
    */
-  onError?: (error: Error) => void;
+  onError?: (error: Error, batch?: BatchIdentity) => void;
   /** Tests: called once the adapter settled a delivery, before that consumer takes the next (a crash point). */
   afterSettled?: () => void;
 }

@@ -1,4 +1,5 @@
 import type { Message, Options } from 'amqplib';
+import type { BatchIdentity } from '../../queue/batchQueue';
 import type { BatchMessage } from '../../types/entities';
 
 /**
@@ -37,6 +38,13 @@ export interface OutgoingMessage {
   queue: string;
   content: Buffer;
   properties: Options.Publish;
+}
+
+/** The batch a message is about, from its message-id `actionId:batchNo`; undefined for a message without one (a malformed one, say). */
+export function batchIdentityOf(message: Pick<Message, 'properties'>): BatchIdentity | undefined {
+  const id: unknown = message.properties.messageId;
+  const match = typeof id === 'string' ? /^(.+):(\d+)$/.exec(id) : null;
+  return match ? { actionId: match[1]!, batchNo: Number(match[2]) } : undefined;
 }
 
 /** The first publication of a batch. */

@@ -1,9 +1,9 @@
 import type { ConsumeMessage, Message } from 'amqplib';
 import { toError } from '../../errors';
 import type { Logger } from '../../observability/logger';
-import type { BatchConsumer, BatchVerdict, QueueRetry } from '../../queue/batchQueue';
+import type { BatchConsumer, BatchIdentity, BatchVerdict, QueueRetry } from '../../queue/batchQueue';
 import { MalformedBatchError, parseBatchMessage } from '../../queue/batchMessage';
-import { attemptOf, deadLetterCopy, pendingDeadLetterOf, retryCopy, type OutgoingMessage } from './batchMessages';
+import { attemptOf, batchIdentityOf, deadLetterCopy, pendingDeadLetterOf, retryCopy, type OutgoingMessage } from './batchMessages';
 import type { ReconnectPolicy } from './connection';
 import type { ConsumerSession } from './consumerSession';
 import type { ConfirmedPublisher } from './publisher';
@@ -28,8 +28,8 @@ export interface SettlementDeps {
 export interface SettlementContext {
   deps: SettlementDeps;
   consumer: BatchConsumer;
-  /** Reports an error of the queue, once. */
-  report(error: unknown): void;
+  /** Reports an error of the queue, once, with the batch it is about when known. */
+  report(error: unknown, batch?: BatchIdentity): void;
   /** Sleeps `ms` unless the subscription stops meanwhile (then at once). */
   pause(ms: number): Promise<unknown>;
 }
@@ -55,7 +55,7 @@ export async function settleDelivery(context: SettlementContext, session: Consum
   const attempt = attemptOf(message);
   const result = await run(context.consumer, message, attempt);
   if (!session.isOpen) {
-    deps.logger.debug({ queue: deps.names.work, messageId: message.properties.messageId, attempt }, 'delivery abandoned: its channel closed, the broker delivers it again');
+    deps.logger.debug({ queue: deps.names.work, ...batchIdentityOf(message), attempt }, 'delivery abandoned: its channel closed, the broker delivers it again');
     return;
   }
   let copy: Copy | null = null;
@@ -127,7 +127,7 @@ async function handBack(context: SettlementContext, session: ConsumerSession, me
     const carrier = retryCopy(message, delayQueueFor(deps.names, pauseMs), attempt + 1, pauseMs, error.message, copy.deadLetterReason);
     try {
       await deps.publisher.publish([carrier], deps.publishTimeoutMs);
-      context.report(new Error(`could not dead-letter a batch of ${deps.names.work} (${cause}); handed it back with its dead-letter verdict, delivered again in ${pauseMs} ms`));
+      context.report(new Error(`could not dead-letter a batch of ${deps.names.work} (${cause}); handed it back with its dead-letter verdict, delivered again in ${pauseMs} ms`), batchIdentityOf(message));
       session.ack(message);
       return;
     } catch (carrierError) {
@@ -135,7 +135,7 @@ async function handBack(context: SettlementContext, session: ConsumerSession, me
       cause = `${cause}; handing it back with its verdict failed too: ${toError(carrierError).message}`;
     }
   }
-  context.report(new Error(`could not settle a batch of ${deps.names.work} (${cause}); requeueing it in ${pauseMs} ms`));
+  context.report(new Error(`could not settle a batch of ${deps.names.work} (${cause}); requeueing it in ${pauseMs} ms`), batchIdentityOf(message));
   await context.pause(pauseMs);
   session.reject(message);
 }

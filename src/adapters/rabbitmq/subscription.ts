@@ -1,7 +1,7 @@
 import type { ConsumeMessage } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toError } from '../../errors';
-import type { BatchConsumer, ConsumeOptions, StopOptions, Subscription } from '../../queue/batchQueue';
+import type { BatchConsumer, BatchIdentity, ConsumeOptions, StopOptions, Subscription } from '../../queue/batchQueue';
 import { withinMs, type RabbitConnection } from './connection';
 import { abortable, ConsumerSession } from './consumerSession';
 import { settleDelivery, type SettlementContext, type SettlementDeps } from './settlement';
@@ -55,7 +55,7 @@ export class RabbitSubscription implements Subscription {
     this.unlisten = deps.connection.onLost((error) => {
       this.connectionLoss = error;
     });
-    this.settlement = { deps, consumer, report: (error) => this.report(error), pause: (ms) => this.pause(ms) };
+    this.settlement = { deps, consumer, report: (error, batch) => this.report(error, batch), pause: (ms) => this.pause(ms) };
   }
 
   /**
@@ -188,14 +188,14 @@ export class RabbitSubscription implements Subscription {
   }
 
   /** Once: `onError` is the caller's log (src/processing/workers.ts logs it), so logging here too would double every line. */
-  private report(error: unknown): void {
+  private report(error: unknown, batch?: BatchIdentity): void {
     const err = toError(error);
     if (!this.options.onError) {
-      this.deps.logger.warn({ err, queue: this.deps.names.work }, 'RabbitMQ queue error');
+      this.deps.logger.warn({ err, queue: this.deps.names.work, ...batch }, 'RabbitMQ queue error');
       return;
     }
     try {
-      this.options.onError(err);
+      this.options.onError(err, batch);
     } catch (thrown) {
       // A throwing listener must not turn into an unhandled rejection that ends the process.
       this.deps.logger.error({ err: toError(thrown) }, 'the onError listener of a RabbitMQ subscription threw');

@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toError } from '../../errors';
-import type { BatchConsumer, BatchQueue, ConsumeOptions, QueueDepth, QueueRetry, Subscription } from '../../queue/batchQueue';
+import type { BatchConsumer, BatchIdentity, BatchQueue, ConsumeOptions, QueueDepth, QueueRetry, Subscription } from '../../queue/batchQueue';
 import { parseBatchMessage } from '../../queue/batchMessage';
 import type { BatchMessage } from '../../types/entities';
 import type { SqliteDatabase } from './database';
@@ -98,7 +98,7 @@ export class SqliteBatchQueue implements BatchQueue {
   }
 
   async consume(consumer: BatchConsumer, options: ConsumeOptions): Promise<Subscription> {
-    const report = (error: unknown) => options.onError?.(toError(error));
+    const report = (error: unknown, batch?: BatchIdentity) => options.onError?.(toError(error), batch);
     let stopping = false;
     const idle = new Set<() => void>();
     const waker = () => {
@@ -173,7 +173,7 @@ export class SqliteBatchQueue implements BatchQueue {
   }
 
   /** Runs the consumer on one claimed batch and settles it as the consumer decided, unless it was abandoned meanwhile. */
-  private async deliver(lease: Lease, consumer: BatchConsumer, report: (error: unknown) => void): Promise<void> {
+  private async deliver(lease: Lease, consumer: BatchConsumer, report: (error: unknown, batch?: BatchIdentity) => void): Promise<void> {
     const { row, token } = lease;
     let batch: BatchMessage;
     try {
@@ -184,12 +184,13 @@ export class SqliteBatchQueue implements BatchQueue {
       this.settle(row, token, { deadLetter: `malformed payload: ${reason}` }, report);
       return;
     }
+    const reportAbout = (error: unknown) => report(error, { actionId: batch.actionId, batchNo: batch.batchNo });
     // A slow batch (a handler calling a remote CRM per entity) keeps its lease while it works.
     lease.renewal = setInterval(() => {
       try {
         this.db.writeLocked(() => this.s.renew.run({ until: Date.now() + this.leaseMs, id: row.id, token }));
       } catch (error) {
-        report(error); // the next renewal may succeed; if none does, the lease expires and the batch comes back
+        reportAbout(error); // the next renewal may succeed; if none does, the lease expires and the batch comes back
       }
     }, this.leaseMs / 3);
     let how: Settlement;
@@ -202,7 +203,7 @@ export class SqliteBatchQueue implements BatchQueue {
     } finally {
       clearInterval(lease.renewal);
     }
-    if (!lease.abandoned) this.settle(row, token, how, report);
+    if (!lease.abandoned) this.settle(row, token, how, reportAbout);
   }
 
   private settle(row: ClaimedRow, token: string, how: Settlement, report: (error: unknown) => void): void {
