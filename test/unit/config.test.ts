@@ -73,6 +73,16 @@ describe('loadConfig: the role', () => {
   });
 });
 
+describe('loadConfig: METRICS_PORT', () => {
+  it('is off unless set, and a port when set', () => {
+    expect(loadConfig({}).metricsPort).toBeNull();
+    expect(loadConfig({ METRICS_PORT: '' }).metricsPort).toBeNull();
+    expect(loadConfig({ METRICS_PORT: '9464' }).metricsPort).toBe(9464);
+    expect(() => loadConfig({ METRICS_PORT: '0' })).toThrow(/METRICS_PORT must be an integer from 1 to 65535/);
+    expect(() => loadConfig({ METRICS_PORT: 'x' })).toThrow(ConfigError);
+  });
+});
+
 describe('loadConfig: retries and the outbox', () => {
   it('has the documented defaults', () => {
     const config = loadConfig({});
