@@ -24,12 +24,12 @@ export interface PurgeCollections {
 /**
  * The retention purge on MongoDB (JobStore.purgeExpired), without transactions or TTL indexes
  * (FerretDB 1.x has neither), so the same sliced purge as on SQLite:
- * 1. note the action in `action_purges`, then delete its document (the moment it is gone for
- *    readers), its duplicate claims, plan and key claims;
- * 2. delete its outcome documents a range of `maxRows` seqs at a time (the (actionId, seq) index),
- *    then its `action_purges` note.
- * Each step is idempotent and the note is written before the document goes, so a crash, or two
- * processes purging at once, leave nothing behind: the next slice finishes what was begun.
+ * 1. note the action in `action_purges`, then delete its document: the moment it is gone for readers;
+ * 2. delete its outcome documents a range of `maxRows` seqs at a time (the (actionId, seq) index);
+ * 3. once none is left, delete its duplicate claims, plan and key claims, then the note.
+ * Each step is idempotent, the note is written first and deleted last, and every slice that works
+ * on a note deletes the action document again (one `_id` lookup), so a crash at any point, or two
+ * processes purging at once, leave nothing behind and never show a half-purged action.
  * Space is the server's business (MongoDB reuses and compacts it; FerretDB's PostgreSQL vacuums).
  */
 export class MongoPurge {
@@ -51,31 +51,35 @@ export class MongoPurge {
         );
         if (!expired) break;
         actionId = expired._id;
-        budget -= await this.beginRemoval(actionId, completedBefore);
+        await this.note(actionId);
         actionsRemoved++;
       }
+      budget -= (await this.c.actions.deleteOne({ _id: actionId, status: { $in: TERMINAL } })).deletedCount;
       const asked = Math.max(budget, 0);
       const deleted = asked === 0 ? 0 : await this.deleteOutcomes(actionId, asked);
       budget -= deleted;
       // Fewer documents than asked for: none are left.
-      if (deleted < asked) await this.c.purges.deleteOne({ _id: actionId });
+      if (deleted < asked) budget -= await this.endRemoval(actionId);
     }
     return { actionsRemoved, rowsDeleted: limit - budget, bytesReclaimed: 0, done: budget > 0 };
   }
 
-  /** The note, then the action document and its small documents. Returns the documents deleted. */
-  private async beginRemoval(actionId: string, completedBefore: number): Promise<number> {
+  private async note(actionId: string): Promise<void> {
     try {
       await this.c.purges.insertOne({ _id: actionId, startedAt: this.now() });
     } catch (thrown) {
       if (!isDuplicateKeyError(thrown)) throw thrown; // another process began it
     }
+  }
+
+  /** The action's small documents, then its note. Returns the documents deleted (the note not counted). */
+  private async endRemoval(actionId: string): Promise<number> {
     const results = await Promise.all([
-      this.c.actions.deleteOne({ _id: actionId, status: { $in: TERMINAL }, completedAt: { $lt: completedBefore } }),
       this.c.claims.deleteMany({ actionId }),
       this.c.batches.deleteMany({ actionId }),
       this.c.keyClaims.deleteMany({ actionId }),
     ]);
+    await this.c.purges.deleteOne({ _id: actionId });
     return results.reduce((sum, r) => sum + r.deletedCount, 0);
   }
 
