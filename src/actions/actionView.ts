@@ -53,17 +53,26 @@ export interface ActionStats {
   pending: number;
   /** Percent of `total` processed, two decimals. */
   progress: number;
-  /** From start to completion, or to `now` while running (ms); null before it starts. */
+  /**
+   * Processing time (ms): the time during which some batch of the action was being processed, by
+   * the batches finished so far (`BulkAction.processingMs`). Downtime (a crash, a restart) and
+   * retry backoffs do not count. Null before the action starts.
+   */
   durationMs: number | null;
+  /**
+   * Entities the batches worked on per second of `durationMs`: every outcome except the
+   * DUPLICATE_ID repeats, which are recorded without touching anything. 0 while durationMs is 0.
+   */
   entitiesPerSecond: number;
   errorsByCode: Record<string, number>;
 }
 
-/** Statistics of an action, read together with its per-code counts; `now` is epoch ms. */
-export function statsOf(action: BulkAction, errorsByCode: Record<string, number>, now: number): ActionStats {
+/** Statistics of an action, read together with its per-code counts. */
+export function statsOf(action: BulkAction, errorsByCode: Record<string, number>): ActionStats {
   const { processed, succeeded, failed, skipped } = action.progress;
   const total = action.totalEntities;
-  const durationMs = action.startedAt === null ? null : (action.completedAt ?? now) - action.startedAt;
+  const durationMs = action.startedAt === null ? null : action.processingMs;
+  const worked = processed - (errorsByCode.DUPLICATE_ID ?? 0);
   return {
     actionId: action.id,
     status: action.status,
@@ -75,7 +84,7 @@ export function statsOf(action: BulkAction, errorsByCode: Record<string, number>
     pending: total - processed,
     progress: total === 0 ? 100 : Math.floor((processed / total) * 10_000) / 100,
     durationMs,
-    entitiesPerSecond: durationMs ? Math.round((processed / durationMs) * 1000) : 0,
+    entitiesPerSecond: durationMs ? Math.round((worked / durationMs) * 1000) : 0,
     errorsByCode,
   };
 }

@@ -76,6 +76,7 @@ export async function createBulkAction(deps: CreateDeps, body: unknown, idempote
     startedAt: null,
     completedAt: null,
     progress: { processed: 0, succeeded: 0, failed: 0, skipped: 0 },
+    processingMs: 0,
   };
   const creationResponse = JSON.stringify(actionView(action));
   const batches = splitIntoBatches({ actionId: action.id, accountId, entityType, fieldsToUpdate }, plan, config.batchSize);

@@ -62,7 +62,9 @@ export abstract class BaseEntityHandler {
 
   /**
    * Processes the entities of one batch that exist, belong to the account and are not duplicates.
-   * Must return one result per entity. Throwing retries the whole batch (only unrecorded entities are redone).
+   * Must return one result per entity, except that an entity a write through `crmClient` found
+   * superseded (a newer action wrote it) needs none: the core records it SKIPPED SUPERSEDED, over
+   * whatever the handler said. Throwing retries the whole batch (only unrecorded entities are redone).
    */
   async processBatch(entities: EntitySnapshot[], updates: FieldUpdates): Promise<EntityResult[]> {
     const results: EntityResult[] = [];
@@ -101,13 +103,11 @@ export abstract class BaseEntityHandler {
       if (problem === null) passing.push(entity.id);
       else results.push(failed(entity.id, 'VALIDATION_FAILED', problem));
     }
-    const updated = await this.crmClient.updateMany(passing, updates);
-    // An entity can leave the account between the read and the write; only what was written succeeded.
-    const stillThere = updated === passing.length ? null : new Set((await this.crmClient.getMany(passing, { withData: false })).map((e) => e.id));
-    for (const id of passing) {
-      if (stillThere === null || stillThere.has(id)) results.push(succeeded(id));
-      else results.push(failed(id, 'NOT_FOUND', `${this.entityType} ${id} is no longer in this account`));
-    }
+    // Only what was written succeeded: an entity can leave the account between the read and the
+    // write, and a newer action can write it meanwhile (superseded: the core records those).
+    const { written, missing } = await this.crmClient.updateMany(passing, updates);
+    for (const id of written) results.push(succeeded(id));
+    for (const id of missing) results.push(failed(id, 'NOT_FOUND', `${this.entityType} ${id} is no longer in this account`));
     return results;
   }
 
@@ -121,7 +121,7 @@ export abstract class BaseEntityHandler {
     if (!entity) throw new PermanentError(`${this.entityType} ${entityId} not found`, 'NOT_FOUND');
     const problem = check(entity, updates);
     if (problem !== null) throw new PermanentError(problem, 'VALIDATION_FAILED');
-    await this.crmClient.update(entityId, updates);
+    if (!(await this.crmClient.update(entityId, updates))) throw new PermanentError(`${this.entityType} ${entityId} is no longer in this account`, 'NOT_FOUND');
   }
 }
 

@@ -1,5 +1,4 @@
-import type { EntityStore } from '../store/entityStore';
-import type { FieldUpdates } from '../types/entities';
+import type { EntityStore, EntityWriteResult } from '../store/entityStore';
 
 /**
  * Test-only crash points: `FAULT_CRASH_AT=<point>[:<n>]` (read once, in src/config.ts) makes the
@@ -97,19 +96,19 @@ export function crashHooks(setting: CrashSetting | null, kill: Kill = sigkill): 
 export function withCrashOnWrite(store: EntityStore, setting: CrashSetting | null, kill: Kill = sigkill): EntityStore {
   if (setting?.point !== 'entityWritten') return store;
   const pass = passCounter(setting, kill);
-  const updateOne = async (entityType: string, accountId: string, id: string, updates: FieldUpdates, at: number): Promise<boolean> => {
-    const found = await store.update(entityType, accountId, id, updates, at);
-    if (found) pass();
-    return found;
-  };
   return {
     getMany: store.getMany.bind(store),
     get: store.get.bind(store),
-    update: updateOne,
-    updateMany: async (entityType, accountId, ids, updates, at) => {
-      let matched = 0;
-      for (const id of ids) if (await updateOne(entityType, accountId, id, updates, at)) matched++;
-      return matched;
+    updateMany: async (entityType, accountId, ids, updates, at, writer) => {
+      const result: EntityWriteResult = { written: [], superseded: [], missing: [] };
+      for (const id of new Set(ids)) {
+        const one = await store.updateMany(entityType, accountId, [id], updates, at, writer);
+        result.written.push(...one.written);
+        result.superseded.push(...one.superseded);
+        result.missing.push(...one.missing);
+        if (one.written.length > 0) pass();
+      }
+      return result;
     },
     insertMany: store.insertMany.bind(store),
     count: store.count.bind(store),

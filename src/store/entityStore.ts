@@ -6,6 +6,20 @@ export interface EntitySnapshot extends EntityRecord {
   dedupeKey: string | null;
   /** True when another entity of the same type and account has the same key: only then can it be a duplicate. */
   keyShared: boolean;
+  /** The writer stamp of the action that last wrote the entity (see `writerStamp`); null if none has (seeded). */
+  writer: string | null;
+}
+
+/**
+ * What a conditional write did to each (distinct) listed id: every id is in exactly one list.
+ * - `written`: the update was applied (the entity had no stamp, an older one, or this writer's own);
+ * - `superseded`: the entity is in the account but a newer action wrote it: left as it was;
+ * - `missing`: no such entity in the account (or another account's, which looks the same).
+ */
+export interface EntityWriteResult {
+  written: string[];
+  superseded: string[];
+  missing: string[];
 }
 
 export interface NewEntity {
@@ -25,12 +39,17 @@ export interface EntityStore {
    * and keys are read (reading `data` then throws): a batch skips the document when no rule needs it.
    */
   getMany(entityType: string, accountId: string, ids: string[], options?: { withData: boolean }): Promise<EntitySnapshot[]>;
-  /** Applies the same updates to every listed entity; returns how many matched. */
-  updateMany(entityType: string, accountId: string, ids: string[], updates: FieldUpdates, at: number): Promise<number>;
+  /**
+   * Applies the same updates to every listed entity whose writer stamp is absent or <= `writer`,
+   * and stamps it with `writer`, in the same statement as the write (the check cannot be raced):
+   * "the action created later wins, per entity". Without `writer` the write is unconditional and
+   * leaves the stamps as they were (tools and tests; actions always pass theirs). One round trip,
+   * plus one read of the ids that were not written, only when there are some.
+   */
+  updateMany(entityType: string, accountId: string, ids: string[], updates: FieldUpdates, at: number, writer?: string): Promise<EntityWriteResult>;
+  /** The entity, without its writer stamp (which is bookkeeping, not CRM data). */
   get(entityType: string, accountId: string, id: string): Promise<EntityRecord | null>;
-  /** Returns whether the entity existed. */
-  update(entityType: string, accountId: string, id: string, updates: FieldUpdates, at: number): Promise<boolean>;
-  /** Inserts or replaces. Used by seeding. */
+  /** Inserts or replaces (a replaced entity loses its writer stamp: it is a new record). Used by seeding. */
   insertMany(entityType: string, accountId: string, entities: NewEntity[], at: number): Promise<void>;
   count(entityType: string, accountId: string): Promise<number>;
   close(): Promise<void>;
@@ -43,4 +62,35 @@ export function normaliseDedupeKey(value: unknown): string | null {
   if (typeof value !== 'string') return null;
   const key = value.trim().toLowerCase();
   return key === '' ? null : key;
+}
+
+/**
+ * The writer stamp of an action: its creation time as 13 zero-padded digits of epoch ms, a colon,
+ * its id. Stamps compare as strings in creation order, the id breaking ties, so "a newer action
+ * wrote this entity" is `stamp > ours`; an action's own stamp is equal to itself, which lets a
+ * redelivered batch rewrite what it wrote before.
+ */
+export function writerStamp(createdAt: number, actionId: string): string {
+  return `${String(createdAt).padStart(13, '0')}:${actionId}`;
+}
+
+/** The action id inside a writer stamp. */
+export function writerActionId(stamp: string): string {
+  return stamp.slice(stamp.indexOf(':') + 1);
+}
+
+/**
+ * A write result for `ids` (repeats counted once), from the ids the write applied to and the stamps
+ * read back of the others that exist in the account: a newer stamp is superseded, anything else
+ * (the entity came into the account after the write) was not written and counts as missing.
+ */
+export function classifyWrite(ids: string[], written: Set<string>, stampOf: Map<string, string | null>, writer: string | undefined): EntityWriteResult {
+  const result: EntityWriteResult = { written: [], superseded: [], missing: [] };
+  for (const id of new Set(ids)) {
+    const stamp = stampOf.get(id) ?? null;
+    if (written.has(id)) result.written.push(id);
+    else if (writer !== undefined && stamp !== null && stamp > writer) result.superseded.push(id);
+    else result.missing.push(id);
+  }
+  return result;
 }

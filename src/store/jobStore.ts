@@ -59,10 +59,16 @@ export interface KeyClaim {
   entityId: string;
 }
 
-/** The positions of one batch, as `finishBatch` needs them. */
+/** The positions of one batch, as `finishBatch` needs them, and when its delivery began processing. */
 export interface BatchRef {
   batchNo: number;
   seqs: number[];
+  /**
+   * Epoch ms at which the delivery that finishes the batch started processing it: with
+   * finishBatch's `at`, the interval added to the action's processing time (src/store/busyTime.ts).
+   * Absent (tools, tests): the batch adds no processing time.
+   */
+  startedAt?: number;
 }
 
 /** What one `purgeExpired` call did. */
@@ -127,6 +133,8 @@ export interface JobStore {
    * called), then, when every entity of the action is counted, sets the final status (COMPLETED, or
    * FAILED when nothing succeeded and something failed), stamps completedAt and drops the action's
    * temporary data (key claims, batch plan). Returns the action if this call finished it.
+   * Also adds the interval [batch.startedAt, at] to the processing time of an action that is not
+   * over (`BulkAction.processingMs`); an interval already covered adds nothing.
    */
   finishBatch(actionId: string, batch: BatchRef, at: number): Promise<BulkAction | null>;
   /**

@@ -18,7 +18,6 @@ export function withSimulatedLatency(store: EntityStore, ms: number): EntityStor
     getMany: delayed(store.getMany.bind(store)),
     updateMany: delayed(store.updateMany.bind(store)),
     get: delayed(store.get.bind(store)),
-    update: delayed(store.update.bind(store)),
     insertMany: store.insertMany.bind(store),
     count: store.count.bind(store),
     close: store.close.bind(store),

@@ -55,6 +55,11 @@ export interface BulkAction {
   startedAt: number | null;
   completedAt: number | null;
   progress: Progress;
+  /**
+   * Milliseconds during which some batch of the action was being processed, from the batches
+   * finished so far (src/store/busyTime.ts): downtime and backoff waits do not count. 0 before any.
+   */
+  processingMs: number;
 }
 
 /**

@@ -1,11 +1,26 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DedupeFieldOf, EntitySnapshot, EntityStore, NewEntity } from '../../src/store/entityStore';
+import { writerStamp, type DedupeFieldOf, type EntitySnapshot, type EntityStore, type EntityWriteResult, type NewEntity } from '../../src/store/entityStore';
 import { T0 } from '../support/fixtures';
 
 export type MakeEntityStore = (dedupeFieldOf: DedupeFieldOf) => Promise<{ store: EntityStore; cleanup: () => Promise<void> }>;
 
 /** Contacts and leads de-duplicate on email; products have no de-dup key. */
 const dedupeFieldOf: DedupeFieldOf = (type) => (type === 'contact' || type === 'lead' ? 'email' : undefined);
+
+/** A write result with sorted lists: the port promises which ids are in each list, not their order. */
+function wrote(written: string[], superseded: string[] = [], missing: string[] = []): EntityWriteResult {
+  return { written: [...written].sort(), superseded: [...superseded].sort(), missing: [...missing].sort() };
+}
+
+/** `result` with its lists sorted, to compare with `wrote`. */
+function sorted(result: EntityWriteResult): EntityWriteResult {
+  return wrote(result.written, result.superseded, result.missing);
+}
+
+/** The writer stamp of an action created `offsetMs` after T0. */
+function stamp(offsetMs: number, actionId: string): string {
+  return writerStamp(T0 + offsetMs, actionId);
+}
 
 /** The EntityStore port's behaviour, run against every adapter. Uses only the port: the factory is the adapter-specific part. */
 export function describeEntityStoreContract(name: string, makeStore: MakeEntityStore): void {
@@ -24,7 +39,7 @@ export function describeEntityStoreContract(name: string, makeStore: MakeEntityS
     async function snapshots(type: string, accountId: string, ids: string[]): Promise<EntitySnapshot[]> {
       // The port promises these fields, not a plain object: an adapter may parse `data` lazily.
       return (await store.getMany(type, accountId, ids))
-        .map(({ id, accountId, data, createdAt, updatedAt, dedupeKey, keyShared }) => ({ id, accountId, data, createdAt, updatedAt, dedupeKey, keyShared }))
+        .map(({ id, accountId, data, createdAt, updatedAt, dedupeKey, keyShared, writer }) => ({ id, accountId, data, createdAt, updatedAt, dedupeKey, keyShared, writer }))
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     }
 
@@ -52,8 +67,8 @@ export function describeEntityStoreContract(name: string, makeStore: MakeEntityS
       it('returns only the entities that exist from getMany', async () => {
         await store.insertMany('product', 'acct-a', [{ id: 'p1', data: { sku: '1' } }, { id: 'p2', data: { sku: '2' } }], T0);
         expect(await snapshots('product', 'acct-a', ['p2', 'missing', 'p1'])).toEqual([
-          { id: 'p1', accountId: 'acct-a', data: { sku: '1' }, createdAt: T0, updatedAt: T0, dedupeKey: null, keyShared: false },
-          { id: 'p2', accountId: 'acct-a', data: { sku: '2' }, createdAt: T0, updatedAt: T0, dedupeKey: null, keyShared: false },
+          { id: 'p1', accountId: 'acct-a', data: { sku: '1' }, createdAt: T0, updatedAt: T0, dedupeKey: null, keyShared: false, writer: null },
+          { id: 'p2', accountId: 'acct-a', data: { sku: '2' }, createdAt: T0, updatedAt: T0, dedupeKey: null, keyShared: false, writer: null },
         ]);
         expect(await store.getMany('product', 'acct-a', [])).toEqual([]);
       });
@@ -71,7 +86,7 @@ export function describeEntityStoreContract(name: string, makeStore: MakeEntityS
       it('treats the same id in another entity type as another entity', async () => {
         await store.insertMany('contact', 'acct-a', [{ id: 'x1', data: { name: 'contact' } }], T0);
         await store.insertMany('lead', 'acct-a', [{ id: 'x1', data: { name: 'lead' } }], T0);
-        expect(await store.updateMany('contact', 'acct-a', ['x1'], { name: 'changed' }, T0 + 1)).toBe(1);
+        expect(sorted(await store.updateMany('contact', 'acct-a', ['x1'], { name: 'changed' }, T0 + 1))).toEqual(wrote(['x1']));
         expect((await store.get('contact', 'acct-a', 'x1'))?.data).toEqual({ name: 'changed' });
         expect(await store.get('lead', 'acct-a', 'x1')).toEqual({ id: 'x1', accountId: 'acct-a', data: { name: 'lead' }, createdAt: T0, updatedAt: T0 });
         expect(await store.get('product', 'acct-a', 'x1')).toBeNull();
@@ -92,8 +107,8 @@ export function describeEntityStoreContract(name: string, makeStore: MakeEntityS
       });
 
       it('never updates another account\'s entity', async () => {
-        expect(await store.update('contact', 'acct-a', 'b1', { name: 'hijacked' }, T0 + 1)).toBe(false);
-        expect(await store.updateMany('contact', 'acct-a', ['a1', 'b1'], { name: 'changed' }, T0 + 1)).toBe(1);
+        expect(sorted(await store.updateMany('contact', 'acct-a', ['b1'], { name: 'hijacked' }, T0 + 1, stamp(5, 'x')))).toEqual(wrote([], [], ['b1']));
+        expect(sorted(await store.updateMany('contact', 'acct-a', ['a1', 'b1'], { name: 'changed' }, T0 + 1))).toEqual(wrote(['a1'], [], ['b1']));
         expect(await store.get('contact', 'acct-b', 'b1')).toEqual(untouchedB);
         expect((await store.get('contact', 'acct-a', 'a1'))?.data).toEqual({ name: 'changed' });
       });
@@ -110,18 +125,17 @@ export function describeEntityStoreContract(name: string, makeStore: MakeEntityS
         await store.insertMany('contact', 'acct-a', [{ id: 'c1', data: original }, { id: 'c2', data: { ...original, email: 'bo@x.com' } }], T0);
       });
 
-      it('merges the fields into each entity, returns how many matched and stamps updatedAt', async () => {
-        expect(await store.updateMany('contact', 'acct-a', ['c1', 'missing', 'c2'], { status: 'customer', score: 2, region: 'emea' }, T0 + 7)).toBe(2);
+      it('merges the fields into each entity, says which were written and stamps updatedAt', async () => {
+        expect(sorted(await store.updateMany('contact', 'acct-a', ['c1', 'missing', 'c2'], { status: 'customer', score: 2, region: 'emea' }, T0 + 7))).toEqual(wrote(['c1', 'c2'], [], ['missing']));
         expect(await store.get('contact', 'acct-a', 'c1')).toEqual({
           id: 'c1', accountId: 'acct-a', data: { ...original, status: 'customer', score: 2, region: 'emea' }, createdAt: T0, updatedAt: T0 + 7,
         });
         expect((await store.get('contact', 'acct-a', 'c2'))?.data).toEqual({ ...original, email: 'bo@x.com', status: 'customer', score: 2, region: 'emea' });
-        expect(await store.updateMany('contact', 'acct-a', [], { status: 'x' }, T0 + 8)).toBe(0);
+        expect(sorted(await store.updateMany('contact', 'acct-a', [], { status: 'x' }, T0 + 8))).toEqual(wrote([]));
       });
 
-      it('updates one entity and says whether it existed', async () => {
-        expect(await store.update('contact', 'acct-a', 'c1', { status: 'customer' }, T0 + 1)).toBe(true);
-        expect(await store.update('contact', 'acct-a', 'missing', { status: 'customer' }, T0 + 1)).toBe(false);
+      it('updates one entity, touching no other', async () => {
+        expect(sorted(await store.updateMany('contact', 'acct-a', ['c1', 'c1'], { status: 'customer' }, T0 + 1))).toEqual(wrote(['c1']));
         expect(await store.get('contact', 'acct-a', 'c1')).toMatchObject({ data: { ...original, status: 'customer' }, updatedAt: T0 + 1 });
         expect((await store.get('contact', 'acct-a', 'c2'))?.updatedAt).toBe(T0);
       });
@@ -137,6 +151,67 @@ export function describeEntityStoreContract(name: string, makeStore: MakeEntityS
       it('replaces an array as a whole', async () => {
         await store.updateMany('contact', 'acct-a', ['c1'], { tags: ['d'] }, T0 + 1);
         expect((await store.get('contact', 'acct-a', 'c1'))?.data.tags).toEqual(['d']);
+      });
+    });
+
+    describe('writer stamps: the action created later wins, per entity', () => {
+      const older = stamp(1, 'action-older');
+      const newer = stamp(2, 'action-newer');
+      beforeEach(async () => {
+        await store.insertMany('contact', 'acct-a', ['c1', 'c2', 'c3'].map((id) => ({ id, data: { title: 'seeded', email: `${id}@x.io` } })), T0);
+      });
+      const titles = async (ids: string[]) => Promise.all(ids.map(async (id) => (await store.get('contact', 'acct-a', id))?.data.title));
+      const writers = async (ids: string[]) => (await snapshots('contact', 'acct-a', ids)).map((s) => s.writer);
+
+      it('writes and stamps entities no newer action wrote; leaves a newer action\'s as they are (superseded), in the same call', async () => {
+        expect(await writers(['c1', 'c2', 'c3'])).toEqual([null, null, null]);
+        expect(sorted(await store.updateMany('contact', 'acct-a', ['c1', 'c2'], { title: 'newer' }, T0 + 10, newer))).toEqual(wrote(['c1', 'c2']));
+        expect(await writers(['c1', 'c2', 'c3'])).toEqual([newer, newer, null]);
+
+        const result = await store.updateMany('contact', 'acct-a', ['c1', 'c2', 'c3', 'missing', 'c3'], { title: 'older' }, T0 + 20, older);
+        expect(sorted(result)).toEqual(wrote(['c3'], ['c1', 'c2'], ['missing']));
+        expect(await titles(['c1', 'c2', 'c3'])).toEqual(['newer', 'newer', 'older']);
+        expect(await writers(['c1', 'c2', 'c3'])).toEqual([newer, newer, older]);
+        expect((await store.get('contact', 'acct-a', 'c1'))?.updatedAt).toBe(T0 + 10);
+      });
+
+      it('lets an action rewrite what it wrote itself (a redelivery), and breaks a tie in time by the action id', async () => {
+        const a = stamp(5, 'a');
+        const b = stamp(5, 'b');
+        expect(sorted(await store.updateMany('contact', 'acct-a', ['c1'], { title: 'a1' }, T0 + 10, a))).toEqual(wrote(['c1']));
+        expect(sorted(await store.updateMany('contact', 'acct-a', ['c1'], { title: 'a2' }, T0 + 11, a))).toEqual(wrote(['c1']));
+        expect(sorted(await store.updateMany('contact', 'acct-a', ['c1'], { title: 'b' }, T0 + 12, b))).toEqual(wrote(['c1']));
+        expect(sorted(await store.updateMany('contact', 'acct-a', ['c1'], { title: 'a3' }, T0 + 13, a))).toEqual(wrote([], ['c1']));
+        expect(await titles(['c1'])).toEqual(['b']);
+      });
+
+      it('compares creation times as numbers, however many digits they have', async () => {
+        await store.updateMany('contact', 'acct-a', ['c1'], { title: 'later' }, T0, writerStamp(10_000, 'z'));
+        expect(sorted(await store.updateMany('contact', 'acct-a', ['c1'], { title: 'earlier' }, T0, writerStamp(9_999, 'zz')))).toEqual(wrote([], ['c1']));
+        expect(await titles(['c1'])).toEqual(['later']);
+      });
+
+      it('keeps the de-dup key of a superseded entity as it was', async () => {
+        await store.updateMany('contact', 'acct-a', ['c2'], { title: 'newer' }, T0 + 1, newer);
+        expect(sorted(await store.updateMany('contact', 'acct-a', ['c1', 'c2'], { email: 'Same@x.io' }, T0 + 2, older))).toEqual(wrote(['c1'], ['c2']));
+        expect((await snapshots('contact', 'acct-a', ['c1', 'c2'])).map((s) => s.dedupeKey)).toEqual(['same@x.io', 'c2@x.io']);
+      });
+
+      it('writes unconditionally without a stamp, keeping the stamp there is', async () => {
+        await store.updateMany('contact', 'acct-a', ['c1'], { title: 'newer' }, T0 + 1, newer);
+        expect(sorted(await store.updateMany('contact', 'acct-a', ['c1', 'c2'], { title: 'tool' }, T0 + 2))).toEqual(wrote(['c1', 'c2']));
+        expect(await titles(['c1', 'c2'])).toEqual(['tool', 'tool']);
+        expect(await writers(['c1', 'c2'])).toEqual([newer, null]);
+      });
+
+      it('never shows the stamp as data, and forgets it when seeding replaces the entity', async () => {
+        await store.updateMany('contact', 'acct-a', ['c1'], { title: 'newer' }, T0 + 1, newer);
+        expect(await store.get('contact', 'acct-a', 'c1')).toEqual({
+          id: 'c1', accountId: 'acct-a', data: { title: 'newer', email: 'c1@x.io' }, createdAt: T0, updatedAt: T0 + 1,
+        });
+        await store.insertMany('contact', 'acct-a', [{ id: 'c1', data: { title: 'reseeded' } }], T0 + 2);
+        expect(await writers(['c1'])).toEqual([null]);
+        expect(sorted(await store.updateMany('contact', 'acct-a', ['c1'], { title: 'older' }, T0 + 3, older))).toEqual(wrote(['c1']));
       });
     });
 
@@ -174,7 +249,7 @@ export function describeEntityStoreContract(name: string, makeStore: MakeEntityS
 
       it('follows updates of the key field', async () => {
         await store.insertMany('contact', 'acct-a', [contact('c1', 'ann@x.com'), contact('c2', 'bob@x.com'), contact('c3', 'cy@x.com')], T0);
-        expect(await store.updateMany('contact', 'acct-a', ['c2'], { email: ' ANN@x.com' }, T0 + 1)).toBe(1);
+        expect((await store.updateMany('contact', 'acct-a', ['c2'], { email: ' ANN@x.com' }, T0 + 1)).written).toEqual(['c2']);
         await store.updateMany('contact', 'acct-a', ['c1', 'c2', 'c3'], { name: 'renamed' }, T0 + 2);
         expect(await keysOf(['c1', 'c2', 'c3'])).toEqual([
           { id: 'c1', dedupeKey: 'ann@x.com', keyShared: true },

@@ -15,10 +15,13 @@ export function describeJobStoreLifecycle(current: () => JobStore): void {
     return action;
   }
 
-  /** Records outcomes as batch `batchNo` of the action and finishes that batch; returns what finishBatch returned. */
-  async function recordBatch(actionId: string, batchNo: number, outcomes: Outcome[], at = T0) {
+  /**
+   * Records outcomes as batch `batchNo` of the action and finishes that batch, processed from
+   * `startedAt` (none: no processing time) to `at`; returns what finishBatch returned.
+   */
+  async function recordBatch(actionId: string, batchNo: number, outcomes: Outcome[], at = T0, startedAt?: number) {
     await current().recordOutcomes(actionId, outcomes, at);
-    return current().finishBatch(actionId, { batchNo, seqs: outcomes.map((o) => o.seq) }, at);
+    return current().finishBatch(actionId, { batchNo, seqs: outcomes.map((o) => o.seq), startedAt }, at);
   }
 
   describe('outbox: the batch plan', () => {
@@ -99,6 +102,28 @@ export function describeJobStoreLifecycle(current: () => JobStore): void {
     ])('when %s, ends as %s', async (_label, status, outcomes) => {
       const action = await create({ totalEntities: 2 });
       expect(await recordBatch(action.id, 0, outcomes, T0 + 1)).toMatchObject({ status, completedAt: T0 + 1 });
+    });
+
+    it('adds up the time during which some batch was processed: overlaps once, gaps (downtime) not at all', async () => {
+      const action = await create({ totalEntities: 5 });
+      await current().markRunning(action.id, T0);
+      const processingMs = async () => (await current().getAction(action.id))?.processingMs;
+      expect(await processingMs()).toBe(0);
+      expect(await recordBatch(action.id, 1, [makeOutcome(1)], T0 + 30, T0 + 15)).toBeNull(); // reported first, ends last
+      expect(await processingMs()).toBe(15);
+      await recordBatch(action.id, 0, [makeOutcome(0)], T0 + 20, T0 + 10); // overlaps it: [10, 30]
+      expect(await processingMs()).toBe(20);
+      // The process was down from 30 to 60 000: its restart's batches add only their own time.
+      await recordBatch(action.id, 2, [makeOutcome(2)], T0 + 60_010, T0 + 60_000);
+      expect(await processingMs()).toBe(30);
+      await recordBatch(action.id, 2, [makeOutcome(2)], T0 + 60_010, T0 + 60_000); // redelivered
+      expect(await processingMs()).toBe(30);
+      await recordBatch(action.id, 3, [makeOutcome(3)], T0 + 60_008, T0 + 60_002); // inside the open span
+      const finished = await recordBatch(action.id, 4, [makeOutcome(4)], T0 + 60_020, T0 + 60_005);
+      expect(finished).toMatchObject({ status: 'COMPLETED', processingMs: 40, startedAt: T0, completedAt: T0 + 60_020 });
+      // Over: a late delivery changes nothing.
+      await current().finishBatch(action.id, { batchNo: 4, seqs: [4], startedAt: T0 + 70_000 }, T0 + 70_100);
+      expect(await processingMs()).toBe(40);
     });
 
     it('never completes an action that is already over', async () => {

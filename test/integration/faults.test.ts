@@ -261,11 +261,11 @@ describe('the outbox: no batch without its action, no stored action without its 
     await expectCountersEqualLogs(action);
   });
 
-  it('a batch of an unknown action is acknowledged and dropped, touching nothing', async () => {
+  it('a batch of an unknown action is dead-lettered at once (it can never be processed), touching nothing', async () => {
     t = await makeTestPlatform();
     const ids = await seedContacts(2);
     const batch = { actionId: 'never-stored', accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0, 1], fieldsToUpdate: { status: 'customer' } };
-    expect(await processBatch(t.platform, batch, { attempt: 1 })).toBe('ack');
+    expect(await processBatch(t.platform, batch, { attempt: 1 })).toBe('dead-letter');
     expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[0]!))?.data.status).toBe('lead');
   });
 
@@ -338,5 +338,81 @@ describe('the outbox: no batch without its action, no stored action without its 
     await expect(createBulkAction(racing, body(ids), null)).rejects.toMatchObject({ code: 'DUPLICATE_ACTION' });
     expect((await t.platform.queue.depth()).ready).toBe(1);
     expect((await store.listActions({}, 0, 10)).total).toBe(1);
+  });
+});
+
+describe('a batch that fails before its entities are reached is not redelivered forever', () => {
+  /** The job store with `method` throwing for one action only: a corrupt row, say. Everything else works. */
+  function poisoned(method: 'markRunning' | 'plannedBatch', actionId: () => string) {
+    const store = t.platform.jobStore;
+    return new Proxy(store, {
+      get(target, property) {
+        if (property === method) {
+          return async (id: string, ...rest: unknown[]) => {
+            if (id === actionId()) throw new Error(`corrupt row for ${id}`);
+            return (target[method] as (...args: unknown[]) => unknown).call(target, id, ...rest);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  /** Stores an action without publishing it (the test publishes once the poison is set). */
+  async function stored(entityIds: string[]): Promise<string> {
+    const queue = Object.assign(Object.create(t.platform.queue) as typeof t.platform.queue, { publish: async () => {} });
+    const body = { accountId: ACCOUNT, entityType: 'contact', entityIds, fieldsToUpdate: { status: 'customer' } };
+    return (await createBulkAction({ ...t.platform, queue }, body, null)).actionId;
+  }
+
+  async function publish(...actionIds: string[]): Promise<void> {
+    for (const id of actionIds) await t.platform.queue.publish(await t.platform.jobStore.batchPlan(id));
+  }
+
+  it('fails its entities RETRIES_EXHAUSTED after MAX_BATCH_ATTEMPTS, dead-letters it, and the queue keeps flowing', async () => {
+    t = await makeTestPlatform({ MAX_BATCH_ATTEMPTS: '3' });
+    const ids = await seedContacts(4);
+    const poison = await stored(ids.slice(0, 3));
+    const good = await stored(ids.slice(3));
+    await t.startWorkers({ jobStore: poisoned('markRunning', () => poison) });
+    await publish(poison, good);
+    expect((await waitForAction(t.platform, good)).status).toBe('COMPLETED');
+    const action = await waitForAction(t.platform, poison, 10_000);
+    expect(action).toMatchObject({ status: 'FAILED', progress: { processed: 3, succeeded: 0, failed: 3, skipped: 0 } });
+    expect((await t.platform.jobStore.getActionWithErrors(poison))?.errorsByCode).toEqual({ RETRIES_EXHAUSTED: 3 });
+    await expectCountersEqualLogs(action);
+    await waitFor(async () => (await t.platform.queue.depth()).deadLettered === 1, 5_000, 'the batch dead-lettered');
+  });
+
+  it('dead-letters it as it is when even its plan cannot be read, while the store answers other questions', async () => {
+    t = await makeTestPlatform({ MAX_BATCH_ATTEMPTS: '3' });
+    const ids = await seedContacts(2);
+    const poison = await stored(ids.slice(0, 1));
+    const good = await stored(ids.slice(1));
+    await t.startWorkers({ jobStore: poisoned('plannedBatch', () => poison) });
+    await publish(poison, good);
+    expect((await waitForAction(t.platform, good)).status).toBe('COMPLETED');
+    await waitFor(async () => (await t.platform.queue.depth()).deadLettered === 1, 10_000, 'the batch dead-lettered');
+    expect(await t.platform.queue.depth()).toMatchObject({ ready: 0, delayed: 0 });
+    expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[0]!))?.data.status).toBe('lead');
+  });
+
+  it('hands it back, even past the last attempt, while the store does not answer at all: its outcomes must be recorded', async () => {
+    t = await makeTestPlatform({ MAX_BATCH_ATTEMPTS: '3' });
+    const ids = await seedContacts(1);
+    const actionId = await stored(ids);
+    const [batch] = await t.platform.jobStore.batchPlan(actionId);
+    const down = Object.assign(Object.create(t.platform.jobStore) as typeof t.platform.jobStore, {
+      getAction: async () => {
+        throw new Error('connection refused');
+      },
+      ping: async () => {
+        throw new Error('connection refused');
+      },
+    });
+    for (const attempt of [3, 4]) await expect(processBatch({ ...t.platform, jobStore: down }, batch!, { attempt })).rejects.toThrow('connection refused');
+    expect(await processBatch(t.platform, batch!, { attempt: 5 })).toBe('dead-letter'); // back: settled
+    expect((await t.platform.jobStore.getAction(actionId))?.progress).toEqual({ processed: 1, succeeded: 0, failed: 1, skipped: 0 });
   });
 });

@@ -82,7 +82,7 @@ describe('the per-entity path of a seed-shaped handler', () => {
     const entities = await real.getMany('contact', 'acme', ['c1', 'c2', 'c3']);
     const results = await runWithCrmClient(crm, () => new Flaky('none').processBatch(entities, { status: 'customer' }));
     expect(results.map((r) => r.status)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
-    expect(calls).toEqual({ update: 3 });
+    expect(calls).toEqual({ updateMany: 3 }); // one single-entity write each
   });
 
   it('hands over what it finished when a transient error stops it part-way', async () => {

@@ -100,7 +100,7 @@ describeWithServices('MongoDB adapters: what they write', ['mongodb'], () => {
     const ids = Array.from({ length: 12 }, (_, i) => `c${i}`);
     await entityStore.insertMany('contact', 'acct-a', ids.map((id) => ({ id, data: {} })), T0);
     const before = commands.length;
-    expect(await entityStore.updateMany('contact', 'acct-a', ids, { status: 'customer' }, T0 + 1)).toBe(12);
+    expect((await entityStore.updateMany('contact', 'acct-a', ids, { status: 'customer' }, T0 + 1, '0000000000001:a')).written).toHaveLength(12);
     expect(writeSizes('update', 'entities_contact', before)).toEqual([1]);
     expect(commands.slice(before).filter((c) => c.commandName === 'find' && c.command.find === 'entities_contact')).toEqual([]);
   });

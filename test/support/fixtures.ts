@@ -18,6 +18,7 @@ export function makeAction(overrides: Partial<BulkAction> = {}): BulkAction {
     startedAt: null,
     completedAt: null,
     progress: { processed: 0, succeeded: 0, failed: 0, skipped: 0 },
+    processingMs: 0,
     ...overrides,
   };
 }

@@ -1,3 +1,4 @@
+import { busyMs, NO_BUSY_TIME, type BusyTime } from '../../store/busyTime';
 import type { NewAction } from '../../store/jobStore';
 import type { ActionStatus, BatchMessage, BulkAction, FieldUpdates, Outcome, OutcomeLog, OutcomeStatus, Progress } from '../../types/entities';
 
@@ -33,6 +34,8 @@ export interface ActionDocument {
    * completion, after which nothing counts any more.
    */
   countedBatches?: number[];
+  /** Processing time (src/store/busyTime.ts); absent until a batch is finished. */
+  busy?: BusyTime;
 }
 
 /** One batch of the plan in `action_batches`: the message as the queue will carry it. */
@@ -100,6 +103,7 @@ export function toAction(doc: ActionDocument): BulkAction {
     startedAt: doc.startedAt ?? null,
     completedAt: doc.completedAt ?? null,
     progress: { processed: p.processed, succeeded: p.succeeded, failed: p.failed, skipped: p.skipped },
+    processingMs: busyMs(doc.busy ?? NO_BUSY_TIME),
   };
 }
 

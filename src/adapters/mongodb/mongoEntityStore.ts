@@ -1,6 +1,8 @@
-import type { AnyBulkWriteOperation, Collection, Db, UpdateFilter } from 'mongodb';
+import type { AnyBulkWriteOperation, Collection, Db, Filter, UpdateFilter } from 'mongodb';
 import type { Logger } from '../../observability/logger';
-import { normaliseDedupeKey, type DedupeFieldOf, type EntitySnapshot, type EntityStore, type NewEntity } from '../../store/entityStore';
+import {
+  classifyWrite, normaliseDedupeKey, type DedupeFieldOf, type EntitySnapshot, type EntityStore, type EntityWriteResult, type NewEntity,
+} from '../../store/entityStore';
 import type { EntityRecord, FieldUpdates } from '../../types/entities';
 import { bulkWriteInChunks, insertIgnoringDuplicates } from './bulkInsert';
 import { ensureEntityIndexes, entityCollectionName } from './schema';
@@ -13,6 +15,8 @@ interface EntityDocument {
   data: Record<string, unknown>;
   /** The normalised de-dup key; absent when the type has none or the field is empty. */
   dedupeKey?: string;
+  /** The writer stamp of the action that last wrote the entity (`writerStamp`); absent until one does. */
+  writer?: string;
   createdAt: number;
   updatedAt: number;
 }
@@ -65,12 +69,18 @@ export class MongoEntityStore implements EntityStore {
 
   /**
    * One updateMany: `$set` for values, `$unset` for nulls (as the SQLite adapter's JSON merge patch
-   * removes them), and the de-dup key follows its field. Returns how many entities matched.
+   * removes them), and the de-dup key follows its field. The writer check is in the filter, so
+   * MongoDB applies it atomically per document with the write (FerretDB 1.x, whose updates are
+   * read-modify-write, leaves a window between its own read and write of a document: two actions
+   * updating one entity at the same instant may both pass). The driver only says how many matched:
+   * when that is fewer than the ids, one read of the ids' stamps says which (ours: written).
    */
-  async updateMany(entityType: string, accountId: string, ids: string[], updates: FieldUpdates, at: number): Promise<number> {
-    if (ids.length === 0) return 0;
+  async updateMany(entityType: string, accountId: string, ids: string[], updates: FieldUpdates, at: number, writer?: string): Promise<EntityWriteResult> {
+    if (ids.length === 0) return { written: [], superseded: [], missing: [] };
+    const unique = [...new Set(ids)];
     const collection = await this.collection(entityType);
     const set: Record<string, unknown> = { updatedAt: at };
+    if (writer !== undefined) set.writer = writer;
     const unset: Record<string, ''> = {};
     for (const [field, value] of Object.entries(updates)) {
       const path = `data.${fieldName(field)}`;
@@ -84,17 +94,20 @@ export class MongoEntityStore implements EntityStore {
       else set.dedupeKey = key;
     }
     const update = (Object.keys(unset).length > 0 ? { $set: set, $unset: unset } : { $set: set }) as UpdateFilter<EntityDocument>;
-    const result = await collection.updateMany({ _id: { $in: [...new Set(ids)] }, accountId }, update);
-    return result.matchedCount;
+    const filter: Filter<EntityDocument> = { _id: { $in: unique }, accountId };
+    if (writer !== undefined) filter.$or = [{ writer: { $exists: false } }, { writer: { $lte: writer } }];
+    const { matchedCount } = await collection.updateMany(filter, update);
+    if (matchedCount === unique.length) return { written: unique, superseded: [], missing: [] };
+    const docs = await collection.find({ _id: { $in: unique }, accountId }, { projection: { _id: 1, writer: 1 } }).toArray();
+    const stamps = new Map(docs.map((d) => [d._id, d.writer ?? null]));
+    // Without a writer every entity found was matched; with one, those carrying our stamp were.
+    const written = new Set(docs.filter((d) => writer === undefined || d.writer === writer).map((d) => d._id));
+    return classifyWrite(unique, written, stamps, writer);
   }
 
   async get(entityType: string, accountId: string, id: string): Promise<EntityRecord | null> {
     const doc = await (await this.collection(entityType)).findOne({ _id: id, accountId });
     return doc ? toRecord(doc) : null;
-  }
-
-  async update(entityType: string, accountId: string, id: string, updates: FieldUpdates, at: number): Promise<boolean> {
-    return (await this.updateMany(entityType, accountId, [id], updates, at)) === 1;
   }
 
   /**
@@ -169,6 +182,7 @@ class DocumentSnapshot implements EntitySnapshot {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly keyShared: boolean;
+  readonly writer: string | null;
   readonly #data: Record<string, unknown> | null;
 
   constructor(doc: EntityDocument, withData: boolean, keyShared: boolean) {
@@ -178,6 +192,7 @@ class DocumentSnapshot implements EntitySnapshot {
     this.createdAt = doc.createdAt;
     this.updatedAt = doc.updatedAt;
     this.keyShared = keyShared;
+    this.writer = doc.writer ?? null;
     this.#data = withData ? doc.data : null;
   }
 

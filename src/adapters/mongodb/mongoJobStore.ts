@@ -8,6 +8,7 @@ import {
 } from './actionDocuments';
 import { insertIgnoringDuplicates, isDuplicateKeyError } from './bulkInsert';
 import { ATOMIC_UPDATES, type UpdateSerializer } from './documentLocks';
+import { addBusyInterval, NO_BUSY_TIME } from '../../store/busyTime';
 import { MongoPurge, type PurgeDocument } from './purge';
 import { COLLECTIONS } from './schema';
 
@@ -159,7 +160,7 @@ export class MongoJobStore implements JobStore {
   /**
    * Reads the batch's outcomes, folds them into the counters in one conditional update, and
    * completes the action when that made it whole. Throws if a seq of the batch has no outcome
-   * (the caller must record every position first). 2 round trips; 5 for the batch that completes.
+   * (the caller must record every position first). 3 round trips; 6 for the batch that completes.
    */
   async finishBatch(actionId: string, batch: BatchRef, at: number): Promise<BulkAction | null> {
     const seqs = [...new Set(batch.seqs)];
@@ -177,17 +178,41 @@ export class MongoJobStore implements JobStore {
       const code = `errors.${codeKey(row.code ?? 'UNKNOWN')}`;
       inc[code] = (inc[code] ?? 0) + 1;
     }
-    // `$exists`: once countedBatches is removed at completion, nothing counts any more.
-    const counted = await this.updates.run(COLLECTIONS.actions, actionId, () =>
-      this.actions.findOneAndUpdate(
-        { _id: actionId, countedBatches: { $exists: true, $ne: batch.batchNo } },
-        { $inc: inc, $addToSet: { countedBatches: batch.batchNo } },
-        { returnDocument: 'after' },
-      ));
+    const counted = await this.updates.run(COLLECTIONS.actions, actionId, () => this.countBatch(actionId, batch, inc, at));
     // Counted before: still complete the action, in case the call that counted it died before that.
     const doc = counted ?? (await this.actions.findOne({ _id: actionId }));
     if (!doc || TERMINAL.includes(doc.status) || doc.progress.processed < doc.totalEntities) return null;
     return this.complete(doc, at);
+  }
+
+  /**
+   * The one conditional update that counts a batch (its counts, its batchNo into `countedBatches`;
+   * `$exists`: once that is removed at completion, nothing counts any more) and adds its processing
+   * interval to `busy`. `busy` is a function of its old value, which no update operator computes
+   * (FerretDB 1.x has no pipeline updates), so it is read first and the update is conditional on it
+   * being unchanged; when another batch changed it in between, read again (under FerretDB's document
+   * lock nothing does). Null when the batch was counted before or the action is over.
+   */
+  private async countBatch(actionId: string, batch: BatchRef, inc: Record<string, number>, at: number): Promise<ActionDocument | null> {
+    const uncounted = { _id: actionId, countedBatches: { $exists: true, $ne: batch.batchNo } };
+    const count = { $inc: inc, $addToSet: { countedBatches: batch.batchNo } };
+    const { startedAt } = batch;
+    if (startedAt === undefined) return this.actions.findOneAndUpdate(uncounted, count, { returnDocument: 'after' });
+    for (let tries = 1; ; tries++) {
+      const current = await this.actions.findOne(uncounted, { projection: { busy: 1 } });
+      if (!current) return null;
+      const busy = current.busy ?? NO_BUSY_TIME;
+      const unchanged: Filter<ActionDocument> = current.busy === undefined
+        ? { busy: { $exists: false } }
+        : { 'busy.closedMs': busy.closedMs, 'busy.since': busy.since, 'busy.until': busy.until };
+      const counted = await this.actions.findOneAndUpdate(
+        { ...uncounted, ...unchanged },
+        { ...count, $set: { busy: addBusyInterval(busy, startedAt, at) } },
+        { returnDocument: 'after' },
+      );
+      if (counted) return counted;
+      if (tries >= 50) throw new Error(`finishBatch: the processing time of action ${actionId} kept changing under batch ${batch.batchNo}; retry`);
+    }
   }
 
   async claimKeys(actionId: string, claims: KeyClaim[]): Promise<Map<string, KeyClaim>> {

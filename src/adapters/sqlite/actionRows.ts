@@ -1,3 +1,4 @@
+import { busyMs } from '../../store/busyTime';
 import type { ActionStatus, BulkAction, FieldUpdates } from '../../types/entities';
 
 /** The actions table's row, and its mapping to and from BulkAction. */
@@ -17,6 +18,10 @@ export interface ActionRow {
   scheduled_at: number | null;
   started_at: number | null;
   completed_at: number | null;
+  /** Processing time: closed spans (ms) and the open span (epoch ms); see src/store/busyTime.ts. */
+  busy_ms: number;
+  busy_since: number;
+  busy_until: number;
   batch_count: number;
   published: number;
   payload_hash: string;
@@ -50,5 +55,6 @@ export function toAction(row: ActionRow): BulkAction {
     startedAt: row.started_at,
     completedAt: row.completed_at,
     progress: { processed: row.processed, succeeded: row.succeeded, failed: row.failed, skipped: row.skipped },
+    processingMs: busyMs({ closedMs: row.busy_ms, since: row.busy_since, until: row.busy_until }),
   };
 }

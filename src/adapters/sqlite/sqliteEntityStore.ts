@@ -1,5 +1,7 @@
 import type { Statement } from 'better-sqlite3';
-import { normaliseDedupeKey, type DedupeFieldOf, type EntitySnapshot, type EntityStore, type NewEntity } from '../../store/entityStore';
+import {
+  classifyWrite, normaliseDedupeKey, type DedupeFieldOf, type EntitySnapshot, type EntityStore, type EntityWriteResult, type NewEntity,
+} from '../../store/entityStore';
 import type { EntityRecord, FieldUpdates } from '../../types/entities';
 import type { SqliteDatabase } from './database';
 import { SharedKeys } from './sharedKeys';
@@ -12,16 +14,23 @@ interface EntityRow {
   updated_at: number;
 }
 
-/** id, account_id, data (null when not read), dedupe_key, created_at, updated_at, key_shared */
-type RawSnapshotRow = [string, string, string | null, string | null, number, number, number];
+/** id, account_id, data (null when not read), dedupe_key, created_at, updated_at, key_shared, writer */
+type RawSnapshotRow = [string, string, string | null, string | null, number, number, number, string | null];
 
+/**
+ * The conditional write: only where no newer action wrote the entity (`writer` NULL or <= ours),
+ * checked by the statement that writes. Without a writer (@writer NULL) it is unconditional and
+ * keeps the stamp. RETURNING says which rows were written.
+ */
 function updateQuery(setKey: string): string {
-  return `UPDATE entities SET data = json_patch(data, ?), ${setKey} updated_at = ?
-    WHERE entity_type = ? AND account_id = ? AND id IN (SELECT value FROM json_each(?))`;
+  return `UPDATE entities SET data = json_patch(data, @patch), ${setKey} updated_at = @at, writer = coalesce(@writer, writer)
+    WHERE entity_type = @type AND account_id = @account AND id IN (SELECT value FROM json_each(@ids))
+      AND (@writer IS NULL OR writer IS NULL OR writer <= @writer)
+    RETURNING id`;
 }
 
 function snapshotQuery(dataColumn: string): string {
-  return `SELECT e.id, e.account_id, ${dataColumn}, e.dedupe_key, e.created_at, e.updated_at, s.key IS NOT NULL
+  return `SELECT e.id, e.account_id, ${dataColumn}, e.dedupe_key, e.created_at, e.updated_at, s.key IS NOT NULL, e.writer
     FROM json_each(?) j CROSS JOIN entities e
     LEFT JOIN entity_shared_keys s ON s.entity_type = e.entity_type AND s.account_id = e.account_id AND s.key = e.dedupe_key
     WHERE e.entity_type = ? AND e.id = j.value AND e.account_id = ?`;
@@ -34,7 +43,7 @@ function snapshotQuery(dataColumn: string): string {
  */
 export class SqliteEntityStore implements EntityStore {
   private readonly sharedKeys: SharedKeys;
-  private readonly s: Record<'getMany' | 'getManyKeys' | 'get' | 'insert' | 'replace' | 'keyOf' | 'keysOf' | 'update' | 'updateWithKey', Statement>;
+  private readonly s: Record<'getMany' | 'getManyKeys' | 'get' | 'insert' | 'replace' | 'keyOf' | 'keysOf' | 'update' | 'updateWithKey' | 'stampsOf', Statement>;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -49,12 +58,15 @@ export class SqliteEntityStore implements EntityStore {
       get: db.prepare('SELECT id, account_id, data, created_at, updated_at FROM entities WHERE entity_type = ? AND id = ? AND account_id = ?'),
       insert: db.prepare(`INSERT INTO entities (entity_type, id, account_id, data, dedupe_key, created_at, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
-      replace: db.prepare(`UPDATE entities SET account_id = ?, data = ?, dedupe_key = ?, created_at = ?, updated_at = ?
+      // A replaced entity is a new record: no action has written it yet.
+      replace: db.prepare(`UPDATE entities SET account_id = ?, data = ?, dedupe_key = ?, created_at = ?, updated_at = ?, writer = NULL
         WHERE entity_type = ? AND id = ?`),
       keyOf: db.prepare('SELECT account_id, dedupe_key FROM entities WHERE entity_type = ? AND id = ?'),
-      update: db.prepare(updateQuery('')),
+      update: db.prepare(updateQuery('')).pluck(),
       // Only when the update sets the key field: dedupe_key follows it.
-      updateWithKey: db.prepare(updateQuery('dedupe_key = ?,')),
+      updateWithKey: db.prepare(updateQuery('dedupe_key = @key,')).pluck(),
+      stampsOf: db.prepare(`SELECT e.id, e.writer FROM json_each(?) j CROSS JOIN entities e
+        WHERE e.entity_type = ? AND e.id = j.value AND e.account_id = ?`).raw(true),
       keysOf: db.prepare(`SELECT DISTINCT e.dedupe_key FROM json_each(?) j CROSS JOIN entities e
         WHERE e.entity_type = ? AND e.id = j.value AND e.account_id = ? AND e.dedupe_key IS NOT NULL`),
     };
@@ -68,31 +80,34 @@ export class SqliteEntityStore implements EntityStore {
     return (stmt.all(list, entityType, accountId) as RawSnapshotRow[]).map((row) => new StoredSnapshot(row));
   }
 
-  async updateMany(entityType: string, accountId: string, ids: string[], updates: FieldUpdates, at: number): Promise<number> {
-    if (ids.length === 0) return 0;
+  async updateMany(entityType: string, accountId: string, ids: string[], updates: FieldUpdates, at: number, writer?: string): Promise<EntityWriteResult> {
+    if (ids.length === 0) return { written: [], superseded: [], missing: [] };
     const field = this.dedupeFieldOf(entityType);
-    const patch = JSON.stringify(updates);
     const idList = JSON.stringify(ids);
+    const params = { patch: JSON.stringify(updates), at, writer: writer ?? null, type: entityType, account: accountId, ids: idList };
+    let written: string[];
     if (field === undefined || !Object.hasOwn(updates, field)) {
-      return this.db.writeLocked(() => this.s.update.run(patch, at, entityType, accountId, idList).changes);
+      written = this.db.writeLocked(() => this.s.update.all(params) as string[]);
+    } else {
+      // The key field changes: the old keys may stop being shared and the new one may start.
+      const key = normaliseDedupeKey(updates[field]);
+      written = this.db.writeTransaction(() => {
+        const oldKeys = (this.s.keysOf.all(idList, entityType, accountId) as { dedupe_key: string }[]).map((r) => r.dedupe_key);
+        const rows = this.s.updateWithKey.all({ ...params, key }) as string[];
+        this.sharedKeys.refresh(entityType, accountId, key === null ? oldKeys : [...oldKeys, key]);
+        return rows;
+      });
     }
-    // The key field changes: the old keys may stop being shared and the new one may start.
-    const newKey = normaliseDedupeKey(updates[field]);
-    return this.db.writeTransaction(() => {
-      const oldKeys = (this.s.keysOf.all(idList, entityType, accountId) as { dedupe_key: string }[]).map((r) => r.dedupe_key);
-      const changes = this.s.updateWithKey.run(patch, newKey, at, entityType, accountId, idList).changes;
-      this.sharedKeys.refresh(entityType, accountId, newKey === null ? oldKeys : [...oldKeys, newKey]);
-      return changes;
-    });
+    const writtenSet = new Set(written);
+    if (writtenSet.size === new Set(ids).size) return { written: [...writtenSet], superseded: [], missing: [] };
+    // Some were not written: one read tells a newer action's entity from one that is not in the account.
+    const stamps = new Map(this.s.stampsOf.all(idList, entityType, accountId) as [string, string | null][]);
+    return classifyWrite(ids, writtenSet, stamps, writer);
   }
 
   async get(entityType: string, accountId: string, id: string): Promise<EntityRecord | null> {
     const row = this.s.get.get(entityType, id, accountId) as EntityRow | undefined;
     return row ? toRecord(row) : null;
-  }
-
-  async update(entityType: string, accountId: string, id: string, updates: FieldUpdates, at: number): Promise<boolean> {
-    return (await this.updateMany(entityType, accountId, [id], updates, at)) === 1;
   }
 
   /** Inserts, or replaces an entity with the same (type, id). */
@@ -137,12 +152,14 @@ class StoredSnapshot implements EntitySnapshot {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly keyShared: boolean;
+  readonly writer: string | null;
   private parsed: Record<string, unknown> | undefined;
   private readonly raw: string | null;
 
   constructor(row: RawSnapshotRow) {
     [this.id, this.accountId, this.raw, this.dedupeKey, this.createdAt, this.updatedAt] = row;
     this.keyShared = row[6] === 1;
+    this.writer = row[7];
   }
 
   get data(): Record<string, unknown> {

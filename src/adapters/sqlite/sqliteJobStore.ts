@@ -2,6 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import { countsByStatus, type ActionFilter, type BatchRef, type ExistingAction, type InsertActionResult, type JobStore, type KeyClaim, type NewAction, type Page, type PurgeSlice } from '../../store/jobStore';
 import type { ActionStatus, BatchMessage, BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../../types/entities';
 import type { SqliteDatabase } from './database';
+import { addBusyInterval, type BusyTime } from '../../store/busyTime';
 import { actionParams, ACTION_COLUMNS, toAction, type ActionRow } from './actionRows';
 import { SqlitePurge } from './purge';
 
@@ -17,7 +18,7 @@ export class SqliteJobStore implements JobStore {
   private readonly purge: SqlitePurge;
   private readonly s: Record<
     'insertAction' | 'byId' | 'byKey' | 'byPayload' | 'insertOutcome' | 'bumpCounters' | 'bumpErrors' | 'outcomeExists' |
-    'claimKey' | 'keyOwner' | 'counters' | 'isDone' | 'complete' | 'dropClaims' | 'markRunning' | 'errors' | 'noOf' |
+    'claimKey' | 'keyOwner' | 'counters' | 'busyOf' | 'setBusy' | 'complete' | 'dropClaims' | 'markRunning' | 'errors' | 'noOf' |
     'insertBatch' | 'dropBatches' | 'batchPlan' | 'plannedBatch' | 'markPublished' | 'unpublished',
     Statement
   >;
@@ -55,7 +56,9 @@ export class SqliteJobStore implements JobStore {
       claimKey: db.prepare('INSERT INTO action_key_claims (action_no, key, seq, entity_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
       keyOwner: db.prepare('SELECT key, seq, entity_id AS entityId FROM action_key_claims WHERE action_no = ? AND key = ?'),
       counters: db.prepare('SELECT processed, succeeded, failed, skipped FROM actions WHERE no = ?'),
-      isDone: db.prepare(`SELECT 1 FROM actions WHERE no = ? AND processed >= total_entities AND status IN ('PENDING', 'SCHEDULED', 'RUNNING')`),
+      busyOf: db.prepare(`SELECT busy_ms AS closedMs, busy_since AS since, busy_until AS until FROM actions
+        WHERE no = ? AND status IN ('PENDING', 'SCHEDULED', 'RUNNING')`),
+      setBusy: db.prepare('UPDATE actions SET busy_ms = ?, busy_since = ?, busy_until = ? WHERE no = ?'),
       complete: db.prepare(`UPDATE actions SET completed_at = ?,
           status = CASE WHEN succeeded = 0 AND failed > 0 THEN 'FAILED' ELSE 'COMPLETED' END
         WHERE no = ? AND processed >= total_entities AND status IN ('PENDING', 'SCHEDULED', 'RUNNING') RETURNING *`),
@@ -171,12 +174,19 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  /** Counters already moved with the rows; this only completes the action once everything is counted. */
-  async finishBatch(actionId: string, _batch: BatchRef, at: number): Promise<BulkAction | null> {
+  /**
+   * Counters already moved with the rows: this adds the batch's processing interval to an action
+   * that is not over, and completes the action once everything is counted. One write transaction.
+   */
+  async finishBatch(actionId: string, batch: BatchRef, at: number): Promise<BulkAction | null> {
     const no = this.noOf(actionId);
-    // Most batches do not finish their action: a read answers them without taking the write lock.
-    if (this.s.isDone.get(no) === undefined) return null;
+    const { startedAt } = batch;
     return this.db.writeTransaction(() => {
+      const busy = startedAt === undefined ? undefined : (this.s.busyOf.get(no) as BusyTime | undefined);
+      if (busy && startedAt !== undefined) {
+        const next = addBusyInterval(busy, startedAt, at);
+        this.s.setBusy.run(next.closedMs, next.since, next.until, no);
+      }
       const row = this.s.complete.get(at, no) as ActionRow | undefined;
       if (!row) return null;
       this.s.dropClaims.run(no);
