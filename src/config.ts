@@ -27,6 +27,8 @@ export interface Config {
   workerThreads: number;
   maxEntityIds: number;
   bodyLimitBytes: number;
+  /** How many large create bodies are taken at once: see LargeBodySettings. */
+  largeBodies: LargeBodySettings;
   rateLimitPerMinute: number;
   duplicateWindowSeconds: number;
   /** Seed a demo account into an empty store on start. Default: on in embedded mode, off in distributed mode. */
@@ -64,6 +66,19 @@ export interface RetrySettings {
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+}
+
+/**
+ * A create body of `thresholdBytes` or more is large: its parse, hashing and planning take real
+ * memory and CPU (a million IDs: ~20 MB of JSON, a few hundred MB while it is worked on). At most
+ * `maxAtOnce` large bodies are received or worked on at once; the next one is answered 503
+ * SERVER_BUSY with Retry-After before its body is read.
+ */
+export interface LargeBodySettings {
+  /** CREATE_LARGE_BODY_BYTES (default 1 MiB). */
+  thresholdBytes: number;
+  /** CREATE_MAX_LARGE_BODIES (default 2). */
+  maxAtOnce: number;
 }
 
 export interface OutboxSettings {
@@ -111,6 +126,10 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     workerThreads: int(env, 'WORKER_THREADS', 2, 0, 64),
     maxEntityIds: int(env, 'MAX_ENTITY_IDS', 1_000_000, 1, 10_000_000),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    largeBodies: {
+      thresholdBytes: int(env, 'CREATE_LARGE_BODY_BYTES', 1024 * 1024, 1, 1024 * 1024 * 1024),
+      maxAtOnce: int(env, 'CREATE_MAX_LARGE_BODIES', 2, 1, 1000),
+    },
     rateLimitPerMinute: int(env, 'RATE_LIMIT_REQUESTS_PER_MINUTE', 60, 1, 100_000),
     duplicateWindowSeconds: int(env, 'DUPLICATE_WINDOW_SECONDS', 600, 0, 30 * 24 * 3600),
     // A shared MongoDB is somebody's CRM: demo records go there only when asked for.

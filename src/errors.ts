@@ -30,6 +30,11 @@ export const API_ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
   RATE_LIMITED: { status: 429, message: 'Too many bulk actions for this account; retry later.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
+  SERVER_BUSY: { status: 503, message: 'Too many large create requests at once; retry after Retry-After seconds.' },
+  CREATE_INTERRUPTED: {
+    status: 503,
+    message: 'The create was interrupted before it answered; it may or may not have been stored. Retry with the same Idempotency-Key.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -90,6 +90,55 @@ export function openEmbeddedStores(
   };
 }
 
+/** What a create writes to: the job store (the action and its batch plan) and the queue (its batches). */
+export type CreateStores = Omit<Stores, 'entityStore'>;
+
+/**
+ * The create thread's own job store and queue (src/actions/createThread/), on connections of its
+ * own. Embedded: another connection to the data dir's file, taking turns on the process's write
+ * lock (`writeLockBuffer`, required) with its other threads; nothing is released that the process
+ * has not already released.
+ * Distributed: a MongoDB client and a RabbitMQ connection of its own (publish only). Throws
+ * UnreachableServerError when either cannot be reached; leaves nothing open then.
+ */
+export async function openCreateStores(config: Config, writeLockBuffer: SharedArrayBuffer | null, logger: Logger): Promise<CreateStores> {
+  if (!config.distributed) {
+    if (!writeLockBuffer) throw new Error('embedded mode: the create thread needs the process write lock');
+    const db = openDatabase(path.join(config.dataDir, DATABASE_FILE), { writeLock: new WriteLock(writeLockBuffer) });
+    const queue = new SqliteBatchQueue(db, { retry: queueRetryOf(config) });
+    return {
+      jobStore: new SqliteJobStore(db),
+      queue,
+      close: async () => {
+        await queue.close();
+        db.close();
+      },
+    };
+  }
+  const settings = config.distributed;
+  const { openMongoStores } = await import('./adapters/mongodb/connection');
+  const { openRabbitBatchQueue } = await import('./adapters/rabbitmq/rabbitBatchQueue');
+  const mongo = await openMongoStores(settings, () => undefined, logger).catch((thrown: unknown) => {
+    throw new UnreachableServerError('MongoDB', 'MONGODB_URL', settings.mongodbUrl, thrown);
+  });
+  try {
+    const queue = await openRabbitBatchQueue(settings, { retry: queueRetryOf(config), logger }).catch((thrown: unknown) => {
+      throw new UnreachableServerError('RabbitMQ', 'RABBITMQ_URL', settings.rabbitmqUrl, thrown);
+    });
+    return {
+      jobStore: mongo.jobStore,
+      queue,
+      close: async () => {
+        await queue.close();
+        await mongo.close();
+      },
+    };
+  } catch (thrown) {
+    await mongo.close();
+    throw thrown;
+  }
+}
+
 /** What differs between the modes: the stores, the queue, the rate limiter and (embedded) the write lock. */
 type ModeParts = Stores & { rateLimiter: RateLimiter; writeLockBuffer: SharedArrayBuffer | null };
 

@@ -1,4 +1,5 @@
 import { buildApp, buildOperationsApp } from './api/buildApp';
+import { startCreateThread } from './actions/createThread/createThread';
 import { startOutboxSweeper } from './actions/outbox';
 import { retentionRunsInMainThread, startRetention } from './actions/retention';
 import { ConfigError, loadConfig } from './config';
@@ -25,7 +26,10 @@ async function main(): Promise<void> {
   const serveApi = config.role !== 'worker';
   const demo = serveApi && config.demoData ? await seedDemoAccount(platform) : null;
 
-  const app = serveApi ? await buildApp(platform, { logger }) : null;
+  // Creates (and the outbox sweeper) run in a thread of their own: parsing a million IDs, planning
+  // them and waiting for SQLite's write lock never hold up the event loop that answers requests.
+  const creates = serveApi ? await startCreateThread(platform, { sweepOutbox: true }) : null;
+  const app = serveApi ? await buildApp(platform, { logger, creates: creates ?? undefined }) : null;
   // Listen first: a second process on the same port fails here, before it touches any batch.
   if (app) await app.listen({ port: config.port, host: config.host });
   // METRICS_PORT: probes and the scrape on a port of their own (a worker role has no other).
@@ -38,7 +42,7 @@ async function main(): Promise<void> {
         ? await startWorkerPool(config, logger, platform.writeLockBuffer!, platform.metrics)
         : await startWorkers(platform, platform.queue, config.workerConcurrency, platform.metrics.processing);
   }
-  const sweeper = startOutboxSweeper(platform, config.outbox);
+  const sweeper = creates ? null : startOutboxSweeper(platform, config.outbox);
   // RETENTION_DAYS: here in distributed worker roles; embedded, in worker thread 0 (see retention.ts).
   const retention = retentionRunsInMainThread(config) ? startRetention(platform, config.retention) : null;
   if (app) printNextSteps(config, demo);
@@ -52,7 +56,7 @@ async function main(): Promise<void> {
     await app?.close();
     await operations?.close();
     await workers?.stop();
-    await sweeper.stop();
+    await Promise.all([sweeper?.stop(), creates?.stop()]);
     await retention?.stop();
     await platform.close();
     process.exit(0);

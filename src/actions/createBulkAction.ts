@@ -1,6 +1,5 @@
 import type { Config } from '../config';
 import { ApiError, toError } from '../errors';
-import type { HandlerRegistry } from '../handlers/index';
 import type { Logger } from '../observability/logger';
 import type { BatchQueue } from '../queue/batchQueue';
 import { CreateInProgressError, type ExistingAction, type InsertActionResult, type JobStore } from '../store/jobStore';
@@ -9,13 +8,14 @@ import { actionView } from './actionView';
 import { publishAction } from './outbox';
 import { payloadHash, planBatches, splitIntoBatches } from './planBatches';
 import type { RateLimiter } from './rateLimiter';
-import { validateCreateRequest } from './validateRequest';
+import { validateCreateRequest, type RequestSchemas } from './validateRequest';
 
 export interface CreateDeps {
   jobStore: JobStore;
   queue: BatchQueue;
   rateLimiter: RateLimiter;
-  handlers: HandlerRegistry;
+  /** Each type's declared fields (a HandlerRegistry will do). */
+  handlers: RequestSchemas;
   logger: Logger;
   config: Pick<Config, 'batchSize' | 'maxEntityIds' | 'duplicateWindowSeconds' | 'outbox'>;
   now: () => number;

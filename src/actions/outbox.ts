@@ -34,6 +34,27 @@ export interface OutboxSweeper {
 const ACTIONS_PER_SWEEP = 100;
 
 /**
+ * One sweeper pass: publishes the actions stored more than `graceMs` ago and never marked
+ * published (at most ACTIONS_PER_SWEEP), and returns how many. An action that fails is logged and
+ * left for the next pass; `stopped` is asked between actions.
+ */
+export async function publishUnpublished(deps: OutboxDeps, graceMs: number, stopped: () => boolean = () => false): Promise<number> {
+  const ids = await deps.jobStore.listUnpublished(deps.now() - graceMs, ACTIONS_PER_SWEEP);
+  let published = 0;
+  for (const actionId of ids) {
+    if (stopped()) break;
+    try {
+      await publishAction(deps, actionId, await deps.jobStore.batchPlan(actionId));
+      published++;
+      deps.logger.warn({ actionId }, 'outbox sweeper published the batches of an action whose create did not');
+    } catch (thrown) {
+      deps.logger.error({ err: toError(thrown), actionId }, 'outbox sweeper could not publish an action; next pass retries');
+    }
+  }
+  return published;
+}
+
+/**
  * Every `sweepIntervalMs`, publishes the actions that were stored more than `graceMs` ago and never
  * marked published. Bound: an action whose create crashed before publishing is published at most
  * graceMs + sweepIntervalMs (+ one pass) after it was stored, as long as any process of the platform runs
@@ -44,21 +65,7 @@ export function startOutboxSweeper(deps: OutboxDeps, settings: OutboxSettings): 
   let running: Promise<number> | null = null;
   let stopped = false;
 
-  const pass = async (): Promise<number> => {
-    const ids = await deps.jobStore.listUnpublished(deps.now() - settings.graceMs, ACTIONS_PER_SWEEP);
-    let published = 0;
-    for (const actionId of ids) {
-      if (stopped) break;
-      try {
-        await publishAction(deps, actionId, await deps.jobStore.batchPlan(actionId));
-        published++;
-        deps.logger.warn({ actionId }, 'outbox sweeper published the batches of an action whose create did not');
-      } catch (thrown) {
-        deps.logger.error({ err: toError(thrown), actionId }, 'outbox sweeper could not publish an action; next pass retries');
-      }
-    }
-    return published;
-  };
+  const pass = () => publishUnpublished(deps, settings.graceMs, () => stopped);
 
   const sweep = (): Promise<number> => {
     // One pass at a time: a slow pass is not overlapped by the next tick.

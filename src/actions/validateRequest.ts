@@ -1,8 +1,24 @@
 import { ApiError } from '../errors';
 import type { BaseEntityHandler } from '../handlers/BaseEntityHandler';
 import { checkFieldValue } from '../handlers/fieldSchema';
-import { handlerFor, type HandlerRegistry } from '../handlers/index';
+import type { HandlerRegistry } from '../handlers/index';
 import type { FieldUpdates, FieldValue } from '../types/entities';
+
+/**
+ * What request validation reads of a handler: its type, its declared fields and its de-dup key.
+ * Plain data (a RegExp at most), so the create thread gets it by message, without the handlers.
+ */
+export type RequestSchema = Pick<BaseEntityHandler, 'entityType' | 'fields' | 'dedupeKey'>;
+
+/** The schema of every registered type, by the name the API accepts. A HandlerRegistry is one. */
+export type RequestSchemas = Readonly<Record<string, RequestSchema>>;
+
+/** The registry's schemas as plain data (no handler instances, no methods). */
+export function requestSchemasOf(handlers: HandlerRegistry): RequestSchemas {
+  return Object.fromEntries(
+    Object.entries(handlers).map(([name, h]) => [name, { entityType: h.entityType, fields: h.fields, dedupeKey: h.dedupeKey }]),
+  );
+}
 
 /** A create request that passed every check the API can make without touching the stores. */
 export interface ValidatedRequest {
@@ -46,7 +62,7 @@ const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set([
  * Own keys are read with Object.keys/Object.hasOwn only: JSON.parse creates a real own property
  * called "__proto__", which `in` or a prototype lookup would misread.
  */
-export function validateCreateRequest(body: unknown, registry: HandlerRegistry, limits: RequestLimits): ValidatedRequest {
+export function validateCreateRequest(body: unknown, registry: RequestSchemas, limits: RequestLimits): ValidatedRequest {
   if (!isPlainObject(body)) throw new ApiError('INVALID_BODY');
 
   // A typo such as "fieldToUpdate" must fail loudly rather than be ignored.
@@ -92,10 +108,10 @@ function readAccountId(body: Record<string, unknown>): string {
   return accountId;
 }
 
-function readHandler(body: Record<string, unknown>, registry: HandlerRegistry): BaseEntityHandler {
+function readHandler(body: Record<string, unknown>, registry: RequestSchemas): RequestSchema {
   if (!Object.hasOwn(body, 'entityType')) throw missing('entityType');
   const entityType = body.entityType;
-  const handler = typeof entityType === 'string' ? handlerFor(registry, entityType) : undefined;
+  const handler = typeof entityType === 'string' && Object.hasOwn(registry, entityType) ? registry[entityType] : undefined;
   if (handler) return handler;
   const allowed = Object.keys(registry);
   if (typeof entityType !== 'string') {
@@ -133,7 +149,7 @@ function readEntityIds(body: Record<string, unknown>, maxEntityIds: number): str
 }
 
 /** Returns a fresh object holding only the validated keys, so nothing unchecked reaches the stores. */
-function readFieldsToUpdate(body: Record<string, unknown>, handler: BaseEntityHandler): FieldUpdates {
+function readFieldsToUpdate(body: Record<string, unknown>, handler: RequestSchema): FieldUpdates {
   if (!Object.hasOwn(body, 'fieldsToUpdate')) throw missing('fieldsToUpdate');
   const raw = body.fieldsToUpdate;
   if (!isPlainObject(raw)) throw new ApiError('INVALID_FIELD', 'fieldsToUpdate must be an object', { field: 'fieldsToUpdate' });
@@ -165,7 +181,7 @@ function checkFieldName(name: string, path: string): void {
 }
 
 /** Why `value` cannot be set on a declared field, or null; unknown and read-only names throw. */
-function checkDeclaredField(handler: BaseEntityHandler, name: string, value: unknown, path: string): string | null {
+function checkDeclaredField(handler: RequestSchema, name: string, value: unknown, path: string): string | null {
   const schema = handler.fields ?? {};
   const spec = Object.hasOwn(schema, name) ? schema[name] : undefined;
   if (!spec) {

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { CreateRunner } from '../actions/createRequest';
 import type { Platform } from '../platform';
 import { bulkActionRoutes } from '../routes/bulkActions';
 import { entityRoutes } from '../routes/entities';
@@ -10,6 +11,8 @@ import { frameworkError, registerErrorHandling } from './errorHandler';
 export interface AppOptions {
   /** The platform's pino logger (src/server.ts), so request logs and the platform's logs share one format. Default: no logs. */
   logger?: FastifyBaseLogger;
+  /** Where creates run: src/server.ts passes the create thread; default: on this thread (tests). */
+  creates?: CreateRunner;
 }
 
 /**
@@ -32,7 +35,7 @@ export async function buildApp(platform: Platform, options: AppOptions = {}): Pr
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
   await registerOperations(app, platform);
-  await app.register(bulkActionRoutes, { platform, prefix: '/api/bulk-actions' });
+  await app.register(bulkActionRoutes, { platform, creates: options.creates, prefix: '/api/bulk-actions' });
   await app.register(entityRoutes, { platform, prefix: '/api/entities' });
   return app;
 }

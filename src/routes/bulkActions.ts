@@ -1,7 +1,7 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preParsingHookHandler } from 'fastify';
 import { actionView, statsOf } from '../actions/actionView';
-import { createBulkAction } from '../actions/createBulkAction';
-import { isPlainObject } from '../actions/validateRequest';
+import { inProcessCreates, type CreateRunner } from '../actions/createRequest';
+import { LargeBodyGate } from '../actions/largeBodyGate';
 import { enumParam, pageParams, stringParam, type Query } from '../api/query';
 import { ApiError } from '../errors';
 import type { Platform } from '../platform';
@@ -10,32 +10,79 @@ import type { ActionStatus, BulkAction, OutcomeStatus } from '../types/entities'
 const ACTION_STATUSES: readonly ActionStatus[] = ['PENDING', 'SCHEDULED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'];
 const OUTCOME_STATUSES: readonly OutcomeStatus[] = ['SUCCESS', 'FAILED', 'SKIPPED'];
 
+export interface BulkActionRoutesOptions {
+  platform: Platform;
+  /** Where creates run: the create thread in a server (src/actions/createThread/); default: this thread. */
+  creates?: CreateRunner;
+}
+
 /**
  * /api/bulk-actions. `POST /:entityType` serves every registered type (the seed's step-4 body),
  * so a new entity type needs no route code here.
+ *
+ * A create body stays bytes on this thread: parsing, validating, hashing, planning and storing it
+ * is the CreateRunner's work (in a server, the create thread's), so a million IDs never hold up
+ * the event loop that answers every other request. Large bodies are admitted a few at a time
+ * (LargeBodyGate), before they are read when their Content-Length says they are large.
  */
-export const bulkActionRoutes: FastifyPluginAsync<{ platform: Platform }> = async (app, { platform }) => {
-  /** Both create routes answer the same way: 202, Location, and whether this was a replay. */
-  const create = async (body: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const result = await createBulkAction(platform, body, header(request.headers['idempotency-key']) ?? null);
-    return reply
-      .code(result.status)
-      .header('location', `/api/bulk-actions/${result.actionId}`)
-      .header('idempotent-replayed', String(result.kind === 'replayed'))
-      .type('application/json')
-      .send(result.body);
+export const bulkActionRoutes: FastifyPluginAsync<BulkActionRoutesOptions> = async (app, { platform, creates }) => {
+  const runner = creates ?? inProcessCreates(platform);
+  const gate = new LargeBodyGate(platform.config.largeBodies);
+  /** The gate slot of a large request that no create handler has taken over yet. */
+  const slots = new WeakMap<FastifyRequest, () => void>();
+  /** Takes a slot for `request` (or throws SERVER_BUSY); the create handler takes it over, else the response's end frees it. */
+  const admit = (request: FastifyRequest) => slots.set(request, gate.enter());
+
+  const admitByLength: preParsingHookHandler = async (request, reply, payload) => {
+    const length = Number(request.headers['content-length']);
+    // Over BODY_LIMIT_BYTES the answer is 413, which needs no slot.
+    if (gate.isLarge(length) && length <= platform.config.bodyLimitBytes) {
+      admit(request);
+      // A client that goes away while sending the body never reaches the handler, nor onResponse.
+      reply.raw.once('close', () => slots.get(request)?.());
+    }
+    return payload;
   };
 
-  app.post('/', async (request, reply) => create(request.body, request, reply));
-
-  app.post<{ Params: { entityType: string } }>('/:entityType', async (request, reply) => {
-    const body = request.body;
-    if (!isPlainObject(body)) throw new ApiError('INVALID_BODY');
-    if (Object.hasOwn(body, 'entityType')) {
-      throw new ApiError('INVALID_FIELD', 'entityType comes from the URL on this route', { field: 'entityType' });
+  // In this plugin only: JSON bodies are handed over as bytes, parsed where the create runs.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    try {
+      // A body sent without Content-Length is known to be large only now that it is here.
+      if (gate.isLarge(body.length) && !slots.has(request)) admit(request);
+      done(null, body);
+    } catch (thrown) {
+      done(thrown as Error, undefined);
     }
-    return create({ ...body, entityType: request.params.entityType }, request, reply);
   });
+  app.addHook('onResponse', async (request) => slots.get(request)?.());
+
+  /** Both create routes answer the same way: 202, Location, and whether this was a replay. */
+  const create = async (request: FastifyRequest, reply: FastifyReply, routeEntityType: string | null) => {
+    const release = slots.get(request);
+    slots.delete(request);
+    try {
+      const result = await runner.create({
+        body: Buffer.isBuffer(request.body) ? request.body : null,
+        routeEntityType,
+        idempotencyKey: header(request.headers['idempotency-key']) ?? null,
+        receivedAt: platform.now(),
+      });
+      return reply
+        .code(result.status)
+        .header('location', `/api/bulk-actions/${result.actionId}`)
+        .header('idempotent-replayed', String(result.kind === 'replayed'))
+        .type('application/json')
+        .send(result.body);
+    } finally {
+      release?.();
+    }
+  };
+
+  app.post('/', { preParsing: admitByLength }, async (request, reply) => create(request, reply, null));
+  app.post<{ Params: { entityType: string } }>('/:entityType', { preParsing: admitByLength }, async (request, reply) =>
+    create(request, reply, request.params.entityType),
+  );
 
   app.get<{ Querystring: Query }>('/', async (request) => {
     const { page, limit, offset } = pageParams(request.query);

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../../observability/logger';
+import { openCreateStores } from '../../platform';
+import { crashHooks } from '../../processing/crashPoints';
+import type { CreateDeps } from '../createBulkAction';
+import { runCreate } from '../createRequest';
+import { publishUnpublished, startOutboxSweeper } from '../outbox';
+import type { RateDecision, RateLimiter } from '../rateLimiter';
+import { fromThreadError, toThreadError, type CreateThreadData, type FromCreateThread, type ToCreateThread } from './messages';
+
+/**
+ * The create thread: runs every create of the process (parse, validate, hash, plan, store, publish)
+ * and the outbox sweeper, on stores of its own, so the synchronous and CPU-heavy parts (SQLite
+ * writes that wait for other writers, a million IDs hashed and planned) never run on the event
+ * loop that answers HTTP. Rate-limit decisions are asked of the API thread, which owns the
+ * process's one limiter (the in-memory one in embedded mode must be one instance).
+ */
+const port = parentPort!;
+const { config, schemas, writeLockBuffer, sweepOutbox } = workerData as CreateThreadData;
+const logger = createLogger(config.logLevel).child({ thread: 'create' });
+const send = (message: FromCreateThread) => port.postMessage(message);
+
+/** Rate-limit hits waiting for the API thread's decision, by message id. */
+const pendingHits = new Map<number, { resolve(decision: RateDecision): void; reject(error: Error): void }>();
+let nextHitId = 0;
+const rateLimiter: RateLimiter = {
+  hit: (key, at) =>
+    new Promise((resolve, reject) => {
+      const id = nextHitId++;
+      pendingHits.set(id, { resolve, reject });
+      send({ type: 'rate-hit', id, key, at });
+    }),
+};
+
+const stores = await openCreateStores(config, writeLockBuffer, logger);
+const deps: CreateDeps = {
+  jobStore: stores.jobStore,
+  queue: stores.queue,
+  rateLimiter,
+  handlers: schemas,
+  logger,
+  config,
+  now: Date.now,
+  newId: randomUUID,
+  faults: crashHooks(config.faultCrashAt),
+};
+const sweeper = sweepOutbox ? startOutboxSweeper(deps, config.outbox) : null;
+
+port.on('message', (message: ToCreateThread) => {
+  switch (message.type) {
+    case 'create':
+      runCreate(deps, message.request).then(
+        (result) => send({ type: 'created', id: message.id, result }),
+        (thrown: unknown) => send({ type: 'failed', id: message.id, error: toThreadError(thrown) }),
+      );
+      return;
+    case 'rate-decision':
+    case 'rate-failed': {
+      const pending = pendingHits.get(message.id);
+      pendingHits.delete(message.id);
+      if (message.type === 'rate-decision') pending?.resolve(message.decision);
+      else pending?.reject(fromThreadError(message.error));
+      return;
+    }
+    case 'sweep':
+      (sweeper ? sweeper.sweep() : publishUnpublished(deps, config.outbox.graceMs)).then(
+        (published) => send({ type: 'swept', id: message.id, published }),
+        (thrown: unknown) => send({ type: 'sweep-failed', id: message.id, error: toThreadError(thrown) }),
+      );
+      return;
+    case 'stop':
+      void stop();
+      return;
+  }
+});
+
+/** Finishes the sweeper's pass, closes the stores, says so, and lets the thread end. */
+async function stop(): Promise<void> {
+  await sweeper?.stop();
+  await stores.close();
+  send({ type: 'stopped' });
+  port.close();
+}
+
+send({ type: 'ready' });
