@@ -226,4 +226,16 @@ describe('a create thread that dies', () => {
     expect(workers).toHaveLength(2);
     expect(await listTotal(app)).toBe(1);
   });
+
+  it('frees the SQLite write lock it held, so the next create (and every other writer) is not left waiting', async () => {
+    const { t, app, workers } = await setUp(true);
+    const lock = new Int32Array(t.platform.writeLockBuffer!);
+    // The lock's owner word: the holder's threadId + 1 (src/adapters/sqlite/writeLock.ts). The
+    // thread cannot be stopped mid-write from here, so the test makes it the owner, then ends it.
+    Atomics.store(lock, 0, workers[0]!.threadId + 1);
+    await workers[0]!.terminate();
+    expect(Atomics.load(lock, 0)).toBe(0);
+    const res = await createAction(app, createBody());
+    expect(res.statusCode, res.body).toBe(202);
+  });
 });

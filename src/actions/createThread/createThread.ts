@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { releaseWriteLockOf } from '../../adapters/sqlite/writeLock';
 import { ApiError } from '../../errors';
 import type { Platform } from '../../platform';
 import type { CreateResult } from '../createBulkAction';
@@ -42,7 +43,8 @@ interface Generation {
 /**
  * Starts the create thread and resolves once it is ready (its stores are open); rejects with the
  * thread's error if it cannot start (say, MongoDB unreachable). A thread that dies later (out of
- * memory, a native crash) is replaced at once: the creates it was running are answered 503
+ * memory, a native crash) is replaced at once, and the process's SQLite write lock freed if it held
+ * it: the creates it was running are answered 503
  * CREATE_INTERRUPTED with Retry-After (the action may or may not have been stored: the client
  * retries with its Idempotency-Key; a stored one is published by the outbox sweeper), and creates
  * that arrive meanwhile wait for the new thread, or get 503 SERVER_BUSY if it fails to start
@@ -85,6 +87,10 @@ export async function startCreateThread(
       });
       worker.on('exit', (code) => {
         generation.alive = false;
+        // SQLite rolled its open transaction back when its connection went with it; the process's write lock must follow.
+        if (data.writeLockBuffer && releaseWriteLockOf(data.writeLockBuffer, threadId)) {
+          logger.error({ threadId }, 'create thread exited holding the SQLite write lock; released it');
+        }
         reject(startError ?? new Error(`the create thread exited with code ${code} before it was ready`));
         const interrupted = generation.pending.size;
         for (const pending of generation.pending.values()) pending.reject(interruptedError());
