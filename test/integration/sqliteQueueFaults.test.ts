@@ -122,7 +122,7 @@ describe('the SQLite queue fences every settlement with the lease token', () => 
     ['ack', 'an ack that would delete it'],
     ['throw', 'a hand-back for a retry'],
     ['dead-letter', 'a move to the dead letters'],
-  ] as const)('ignores %s (%s) from a consumer whose lease was taken over', async (verdict) => {
+  ] as const)('ignores %s (%s) from a consumer whose lease was taken over', async (verdict, _meaning) => {
     const a = await takenOverWhileHeld(60_000);
     a.release(verdict);
     await waitFor(() => a.settled() === 1, 5_000, 'consumer A settling');
