@@ -44,6 +44,8 @@ export interface Config {
    * not. The only way to probe and scrape `--role worker`, which has no API.
    */
   metricsPort: number | null;
+  /** How processes start and stop: see LifecycleSettings. */
+  lifecycle: LifecycleSettings;
   /** Tests only (FAULT_CRASH_AT=<point>[:<n>]): SIGKILL this process at a named point; null in production. See src/processing/crashPoints.ts. */
   faultCrashAt: CrashSetting | null;
 }
@@ -86,6 +88,26 @@ export interface OutboxSettings {
   sweepIntervalMs: number;
   /** How old such an action must be before the sweeper publishes it: a live create is still publishing (ms). */
   graceMs: number;
+}
+
+export interface LifecycleSettings {
+  /**
+   * SIGTERM/SIGINT: how long in-flight batches may finish before they are handed back for
+   * redelivery and the process exits 0 (ms, SHUTDOWN_TIMEOUT_MS). A second signal exits at once.
+   */
+  shutdownTimeoutMs: number;
+  /**
+   * Embedded mode: how long a process waits for the data dir's lock while another process holds it
+   * (ms, DATA_DIR_LOCK_WAIT_MS). 0 (default): exit 1 at once; more: a rolling restart, where the new
+   * process takes over once the old one has drained and exited.
+   */
+  dataDirLockWaitMs: number;
+  /**
+   * Embedded mode: the longest one thread waits for another thread's SQLite write (ms,
+   * WRITE_LOCK_TIMEOUT_MS); past it the write fails (a batch is retried). Bounds the API's wait on
+   * a writer that hangs or on a thread that died holding the lock before it is recovered.
+   */
+  writeLockTimeoutMs: number;
 }
 
 /**
@@ -152,6 +174,11 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     },
     crmLatencyMs: int(env, 'CRM_LATENCY_MS', 0, 0, 60_000),
     metricsPort: env.METRICS_PORT ? int(env, 'METRICS_PORT', 0, 1, 65535) : null,
+    lifecycle: {
+      shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
+      dataDirLockWaitMs: int(env, 'DATA_DIR_LOCK_WAIT_MS', 0, 0, 3_600_000),
+      writeLockTimeoutMs: int(env, 'WRITE_LOCK_TIMEOUT_MS', 10_000, 100, 600_000),
+    },
     faultCrashAt: crashSetting(env),
   };
 }

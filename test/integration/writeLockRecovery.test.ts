@@ -3,8 +3,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { releaseWriteLockOf } from '../../src/adapters/sqlite/writeLock';
+import { startWorkerPool } from '../../src/processing/workerPool';
+import type { Subscription } from '../../src/queue/batchQueue';
+import { makeTestPlatform, waitForAction, type TestPlatform } from '../support/testPlatform';
 import { waitFor } from '../support/waitFor';
 
 /**
@@ -107,5 +111,40 @@ describe('the write lock when its holder thread dies', () => {
     expect(state[0]).toBe(42);
     expect(releaseWriteLockOf(lockBuffer, 41)).toBe(true);
     expect(state[0]).toBe(0);
+  });
+});
+
+describe('a worker-pool thread that dies holding the write lock', () => {
+  let t: TestPlatform | undefined;
+  let pool: Subscription | undefined;
+  afterEach(async () => {
+    await pool?.stop();
+    pool = undefined;
+    await t?.close();
+    t = undefined;
+  });
+
+  it('is replaced, the lock and its batch are recovered, and the action completes with exact counts', async () => {
+    t = await makeTestPlatform({ BATCH_SIZE: '50', WORKER_THREADS: '2', WORKER_CONCURRENCY: '2' });
+    const ids = Array.from({ length: 500 }, (_, i) => `c${i}`);
+    await t.platform.entityStore.insertMany('contact', 'acme', ids.map((id) => ({ id, data: { email: `${id}@x.io`, status: 'lead' } })), Date.now());
+    // Queued before the pool starts, so the first claim is of a batch.
+    const res = await t.app.inject({ method: 'POST', url: '/api/bulk-actions/contact', payload: { accountId: 'acme', entityIds: [...ids, 'nope'], fieldsToUpdate: { status: 'customer' } } });
+    expect(res.statusCode).toBe(202);
+
+    const lines: { msg: string; code?: number }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as { msg: string }) });
+    pool = await startWorkerPool(t.platform.config, logger, t.platform.writeLockBuffer!, undefined, { threadEntry: new URL('../support/dyingWorkerThreadEntry.mjs', import.meta.url) });
+
+    // Well inside the queue's 60 s lease: the replacement hands the dead thread's batch back.
+    const action = await waitForAction(t.platform, res.json().id, 20_000);
+    expect(fs.existsSync(path.join(t.dataDir, 'a-thread-died-holding-the-write-lock'))).toBe(true);
+    expect(action.status).toBe('COMPLETED');
+    expect(action.progress).toEqual({ processed: 501, succeeded: 500, failed: 1, skipped: 0 });
+    expect((await t.platform.entityStore.get('contact', 'acme', 'c499'))?.data.status).toBe('customer');
+    const messages = lines.map((l) => l.msg);
+    expect(messages).toContain('worker thread exited holding the SQLite write lock; released it');
+    const restarts = lines.filter((l) => l.msg === 'worker thread exited; restarting it');
+    expect(restarts.map((l) => l.code)).toEqual([7]);
   });
 });

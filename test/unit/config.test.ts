@@ -97,3 +97,17 @@ describe('loadConfig: retries and the outbox', () => {
     expect(() => loadConfig({ MAX_BATCH_ATTEMPTS: '0' })).toThrow(/MAX_BATCH_ATTEMPTS must be an integer from 1 to 100/);
   });
 });
+
+describe('loadConfig: starting and stopping', () => {
+  it('has the documented defaults', () => {
+    expect(loadConfig({}).lifecycle).toEqual({ shutdownTimeoutMs: 10_000, dataDirLockWaitMs: 0, writeLockTimeoutMs: 10_000 });
+  });
+
+  it('reads SHUTDOWN_TIMEOUT_MS, DATA_DIR_LOCK_WAIT_MS and WRITE_LOCK_TIMEOUT_MS, and refuses what they cannot be', () => {
+    expect(loadConfig({ SHUTDOWN_TIMEOUT_MS: '0', DATA_DIR_LOCK_WAIT_MS: '60000', WRITE_LOCK_TIMEOUT_MS: '500' }).lifecycle).toEqual({ shutdownTimeoutMs: 0, dataDirLockWaitMs: 60_000, writeLockTimeoutMs: 500 });
+    expect(() => loadConfig({ SHUTDOWN_TIMEOUT_MS: '-1' })).toThrow(/SHUTDOWN_TIMEOUT_MS must be an integer from 0 to 3600000/);
+    expect(() => loadConfig({ DATA_DIR_LOCK_WAIT_MS: '1.5' })).toThrow(/DATA_DIR_LOCK_WAIT_MS must be an integer/);
+    // A write lock with no patience at all would fail every write that meets another.
+    expect(() => loadConfig({ WRITE_LOCK_TIMEOUT_MS: '0' })).toThrow(/WRITE_LOCK_TIMEOUT_MS must be an integer from 100 to 600000/);
+  });
+});

@@ -16,6 +16,17 @@ export interface SqliteQueueOptions {
   pollMs?: number;
   /** How long a consumer waits after the queue's own database failed before trying again (ms). */
   errorPauseMs?: number;
+  /**
+   * Who holds the leases this queue object takes (a worker thread: `leaseOwnerOfThread`). Every
+   * lease token starts with it, so that `releaseLeasesOf(owner)` can hand the batches of a dead
+   * owner back at once instead of after `leaseMs`.
+   */
+  leaseOwner?: string;
+}
+
+/** The lease owner of a worker thread of this process. */
+export function leaseOwnerOfThread(threadId: number): string {
+  return `thread ${threadId}`;
 }
 
 interface ClaimedRow {
@@ -85,6 +96,21 @@ export class SqliteBatchQueue implements BatchQueue {
   releaseAllLeases(): number {
     return this.db.writeLocked(
       () => this.db.prepare('UPDATE queue_batches SET leased_until = 0, lease_token = NULL WHERE lease_token IS NOT NULL').run().changes,
+    );
+  }
+
+  /**
+   * Makes the batches leased by `owner` (see `leaseOwner`) available again, now. Only for an owner
+   * that is gone (a worker thread that exited), so that none of its calls can still settle them
+   * (they would be fenced out anyway). Their deliveries counted as attempts.
+   */
+  releaseLeasesOf(owner: string, reason: string): number {
+    const prefix = `${owner}/`;
+    return this.db.writeLocked(
+      () =>
+        this.db
+          .prepare('UPDATE queue_batches SET leased_until = :now, lease_token = NULL, last_error = :reason WHERE substr(lease_token, 1, :length) = :prefix')
+          .run({ now: Date.now(), reason, length: prefix.length, prefix }).changes,
     );
   }
 
@@ -239,7 +265,7 @@ export class SqliteBatchQueue implements BatchQueue {
 
   private claim(): { row: ClaimedRow; token: string } | undefined {
     const now = Date.now();
-    const token = randomUUID();
+    const token = this.options.leaseOwner === undefined ? randomUUID() : `${this.options.leaseOwner}/${randomUUID()}`;
     const row = this.db.writeLocked(() => this.s.claim.get({ until: now + this.leaseMs, token, now }) as ClaimedRow | undefined);
     return row ? { row, token } : undefined;
   }
