@@ -3,7 +3,8 @@
  *
  * Does the API keep answering while creates, seeding and processing run (issue 6, defect 4)?
  * Four cases, each on a fresh server (embedded mode) over a copy of one seeded data dir, with
- * GET /health polled every 10 ms from a thread of the benchmark's own:
+ * GET /health polled every 10 ms from a thread of the benchmark's own, after a control case with
+ * no creates at all (what the machine's own load does to the same figures):
  *   1. one create of n distinct IDs;
  *   2. one create of n IDs of which only 1,000 are distinct;
  *   3. six concurrent creates of n IDs each (a 503 is retried after its Retry-After, as a client would);
@@ -84,6 +85,10 @@ export async function runStallBench(options: StallOptions): Promise<void> {
         log(`${name}: /health max ${round(result.healthMaxMs)} ms, event loop max ${result.eventLoopMaxMs === null ? 'n/a' : round(result.eventLoopMaxMs)} ms`);
       });
 
+    await run('idle: no creates (control)', async () => {
+      await sleep(2000);
+      return { answers: [] };
+    });
     await run(`1 create, ${n} IDs`, async (base) => ({ answers: [await create(base, body(ids, 'one'))] }));
     await run(`1 create, ${n} IDs, 1,000 distinct`, async (base) => ({ answers: [await create(base, body(repeated, 'repeated'))] }));
     const six = Array.from({ length: 6 }, (_, k) => body(ids, `six-${k}`));
