@@ -6,6 +6,7 @@ import { openDatabase } from './adapters/sqlite/database';
 import { SqliteBatchQueue, type SqliteQueueOptions } from './adapters/sqlite/sqliteBatchQueue';
 import { SqliteEntityStore } from './adapters/sqlite/sqliteEntityStore';
 import { SqliteJobStore } from './adapters/sqlite/sqliteJobStore';
+import { lockDataDir } from './adapters/sqlite/dataDirLock';
 import { WriteLock } from './adapters/sqlite/writeLock';
 import { redactUrl, type Config, type DistributedSettings } from './config';
 import { toError } from './errors';
@@ -104,7 +105,7 @@ export type CreateStores = Omit<Stores, 'entityStore'>;
 export async function openCreateStores(config: Config, writeLockBuffer: SharedArrayBuffer | null, logger: Logger): Promise<CreateStores> {
   if (!config.distributed) {
     if (!writeLockBuffer) throw new Error('embedded mode: the create thread needs the process write lock');
-    const db = openDatabase(path.join(config.dataDir, DATABASE_FILE), { writeLock: new WriteLock(writeLockBuffer) });
+    const db = openDatabase(path.join(config.dataDir, DATABASE_FILE), { writeLock: new WriteLock(writeLockBuffer, { timeoutMs: config.lifecycle.writeLockTimeoutMs }) });
     const queue = new SqliteBatchQueue(db, { retry: queueRetryOf(config) });
     return {
       jobStore: new SqliteJobStore(db),
@@ -152,7 +153,7 @@ export async function buildPlatform(config: Config, options: PlatformOptions): P
   const { logger } = options;
   const parts = config.distributed
     ? await openDistributed(config, config.distributed, handlers, logger)
-    : openEmbedded(config, handlers, logger);
+    : await openEmbedded(config, handlers, logger);
   return {
     config,
     logger,
@@ -169,13 +170,28 @@ export async function buildPlatform(config: Config, options: PlatformOptions): P
   };
 }
 
-function openEmbedded(config: Config, handlers: HandlerRegistry, logger: Logger): ModeParts {
-  const writeLock = new WriteLock();
-  const embedded = openEmbeddedStores(config, handlers, { writeLock });
-  // One process owns an embedded data dir, so leases left by a previous run are stale.
-  const released = embedded.queue.releaseAllLeases();
-  if (released > 0) logger.warn({ released }, 'released batches leased by a previous run');
-  return { ...embedded, rateLimiter: new SlidingWindowRateLimiter(config.rateLimitPerMinute), writeLockBuffer: writeLock.buffer };
+/** Rejects with DataDirLockedError while another process holds the data dir (past DATA_DIR_LOCK_WAIT_MS). */
+async function openEmbedded(config: Config, handlers: HandlerRegistry, logger: Logger): Promise<ModeParts> {
+  // Before anything touches the database: one process owns an embedded data dir.
+  const dataDirLock = await lockDataDir(config.dataDir, {
+    waitMs: config.lifecycle.dataDirLockWaitMs,
+    onWaiting: (holderPid) => logger.info({ dataDir: config.dataDir, holderPid, waitMs: config.lifecycle.dataDirLockWaitMs }, 'waiting for the process that holds the data dir to exit'),
+  });
+  try {
+    const writeLock = new WriteLock(undefined, { timeoutMs: config.lifecycle.writeLockTimeoutMs });
+    const embedded = openEmbeddedStores(config, handlers, { writeLock });
+    // This process owns the data dir, so leases left by a previous run are stale.
+    const released = embedded.queue.releaseAllLeases();
+    if (released > 0) logger.warn({ released }, 'released batches leased by a previous run');
+    const close = async () => {
+      await embedded.close();
+      dataDirLock.release();
+    };
+    return { ...embedded, close, rateLimiter: new SlidingWindowRateLimiter(config.rateLimitPerMinute), writeLockBuffer: writeLock.buffer };
+  } catch (thrown) {
+    dataDirLock.release();
+    throw thrown;
+  }
 }
 
 /** Throws UnreachableServerError when MongoDB or RabbitMQ cannot be reached; leaves no client open. */

@@ -1,4 +1,6 @@
+import os from 'node:os';
 import { buildApp, buildOperationsApp } from './api/buildApp';
+import { DataDirLockedError } from './adapters/sqlite/dataDirLock';
 import { startCreateThread } from './actions/createThread/createThread';
 import { startOutboxSweeper } from './actions/outbox';
 import { retentionRunsInMainThread, startRetention } from './actions/retention';
@@ -14,7 +16,16 @@ import { seedDemoAccount, printNextSteps } from './seeding/demo';
  * `npm start [-- --role api|worker|all]`. Embedded mode (no MONGODB_URL/RABBITMQ_URL) runs the
  * API and worker threads in one process on one SQLite file. Distributed mode runs what the role
  * says: `api` answers HTTP, `worker` processes batches, `all` both; any number of each share the
- * load. Every role runs the outbox sweeper. Drains on SIGTERM.
+ * load. Every role runs the outbox sweeper.
+ *
+ * Start-up, embedded: the data dir's lock first (a second process exits 1 naming the holder's
+ * pid, or waits DATA_DIR_LOCK_WAIT_MS for it: a rolling restart), then listen, then the workers.
+ * A signal before start-up is done exits at once (128 + its number).
+ * SIGTERM or SIGINT: stop taking requests and batches; batches in flight have SHUTDOWN_TIMEOUT_MS
+ * to finish, then are handed back for redelivery; exit 0. A second signal exits at once with
+ * 128 + the signal's number (SIGINT 130, SIGTERM 143); what was in flight is delivered again
+ * (embedded: the next process releases the leases at start-up; RabbitMQ: the broker requeues).
+ * Exit 1: a start-up error, or closing that hung past the deadline plus CLOSE_GRACE_MS.
  */
 async function main(): Promise<void> {
   const config = loadConfig(undefined, process.argv.slice(2));
@@ -22,6 +33,16 @@ async function main(): Promise<void> {
     throw new ConfigError(`ROLE=${config.role} needs distributed mode (MONGODB_URL and RABBITMQ_URL): an embedded data dir has one process`);
   }
   const logger = createLogger(config.logLevel);
+  // Until start-up is done (the 'started' line) a signal ends the process at once: waiting for the
+  // data dir or connecting, nothing is held; a batch already taken is delivered again, as after a crash.
+  let stop: ((signal: NodeJS.Signals) => Promise<void>) | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop) return void stop(signal);
+    logger.warn({ signal }, 'signal during start-up: exiting now');
+    process.exit(exitCodeOf(signal));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   const platform = await buildPlatform(config, { logger });
   const serveApi = config.role !== 'worker';
   const demo = serveApi && config.demoData ? await seedDemoAccount(platform) : null;
@@ -49,25 +70,44 @@ async function main(): Promise<void> {
   logger.info({ role: config.role, mode: config.distributed ? 'distributed' : 'embedded' }, 'started');
 
   let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
+  stop = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now, without draining; unsettled batches are delivered again');
+      process.exit(exitCodeOf(signal));
+    }
     stopping = true;
-    logger.info({ signal }, 'stopping: no new requests, draining batches in flight');
-    await app?.close();
-    await operations?.close();
-    await workers?.stop();
+    const timeoutMs = config.lifecycle.shutdownTimeoutMs;
+    logger.info({ signal, timeoutMs }, 'stopping: no new requests or batches; batches in flight have until the deadline, then go back to the queue');
+    // The last resort if closing itself hangs (a store that never answers): exit anyway, loudly.
+    setTimeout(() => {
+      logger.error({ timeoutMs, graceMs: CLOSE_GRACE_MS }, 'shutdown did not finish by the deadline and its grace; exiting');
+      process.exit(1);
+    }, timeoutMs + CLOSE_GRACE_MS).unref();
+    await Promise.all([app?.close(), operations?.close(), workers?.stop({ timeoutMs })]);
     await Promise.all([sweeper?.stop(), creates?.stop()]);
     await retention?.stop();
     await platform.close();
+    logger.info({ signal }, 'stopped');
     process.exit(0);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** After SHUTDOWN_TIMEOUT_MS, how long closing the stores and the queue may take before the process exits 1 anyway (ms). */
+const CLOSE_GRACE_MS = 5000;
+
+/** The shell's convention for a process ended by a signal: 128 + its number (SIGINT 130, SIGTERM 143). */
+function exitCodeOf(signal: NodeJS.Signals): number {
+  return 128 + os.constants.signals[signal];
 }
 
 main().catch((error: unknown) => {
   if (error instanceof ConfigError) console.error(`Configuration error: ${error.message}`);
-  else if (error instanceof UnreachableServerError) console.error(`Start-up error: ${error.message}`);
+  else if (error instanceof UnreachableServerError || error instanceof DataDirLockedError) console.error(`Start-up error: ${error.message}`);
+  else if (isAddressInUse(error)) console.error(`Start-up error: ${error.message}: another process listens there (set PORT, or stop it)`);
   else console.error(error);
   process.exit(1);
 });
+
+function isAddressInUse(error: unknown): error is Error {
+  return error instanceof Error && (error as { code?: unknown }).code === 'EADDRINUSE';
+}
