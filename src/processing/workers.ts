@@ -56,9 +56,10 @@ function tallyingOutcomes(jobStore: JobStore, into: BatchObservation['outcomes']
   return new Proxy(jobStore, {
     get(target, property) {
       if (property === 'recordOutcomes') {
-        return async (...args: Parameters<JobStore['recordOutcomes']>) => {
-          await target.recordOutcomes(...args);
+        return async (...args: Parameters<JobStore['recordOutcomes']>): ReturnType<JobStore['recordOutcomes']> => {
+          const recorded = await target.recordOutcomes(...args);
           for (const o of args[1]) into.push(o);
+          return recorded;
         };
       }
       const value: unknown = Reflect.get(target, property, target);
