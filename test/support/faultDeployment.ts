@@ -5,6 +5,7 @@ import { expect } from 'vitest';
 import { deleteQueues, dropDatabases } from '../../scripts/realServers';
 import { loadConfig } from '../../src/config';
 import { openEntityStore } from '../../src/platform';
+import { seedEntities } from '../../src/seeding/generateEntities';
 import type { EntityStore } from '../../src/store/entityStore';
 import { freePort, startServer, until, type ServerProcess } from './serverProcess';
 import { uniqueName } from './services';
@@ -24,6 +25,8 @@ export interface Deployment {
   start(role: 'all' | 'api' | 'worker', extraEnv?: Record<string, string>): Promise<ServerProcess>;
   /** Inserts entities into an account, beside any running process (the entity store only, as `npm run seed` does). */
   seed(entityType: string, accountId: string, entities: { id: string; data: Record<string, unknown> }[]): Promise<void>;
+  /** Generates and inserts `count` contacts `<prefix>0000001`... (src/seeding), chunk by chunk; returns their IDs. */
+  seedContacts(accountId: string, count: number, prefix: string): Promise<string[]>;
   /** The stored data of these entities of the account (absent ones left out), read beside the running processes. */
   entities(entityType: string, accountId: string, ids: string[]): Promise<Map<string, Record<string, unknown>>>;
   /** POST /api/bulk-actions/:entityType; expects 202 and returns the action id. */
@@ -110,6 +113,8 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
       return server;
     },
     seed: (entityType, accountId, entities) => withEntityStore((store) => store.insertMany(entityType, accountId, entities, Date.now())),
+    seedContacts: (accountId, count, prefix) =>
+      withEntityStore((store) => seedEntities(store, 'contact', accountId, count, { idPrefix: prefix, chunkSize: distributed ? 1_000 : 100_000 })),
     entities: (entityType, accountId, ids) =>
       withEntityStore(async (store) => new Map((await store.getMany(entityType, accountId, ids, { withData: true })).map((e) => [e.id, e.data]))),
     create: async (entityType, accountId, entityIds, fieldsToUpdate) => {
