@@ -49,7 +49,7 @@ async function apiCrash(d: Deployment, size: number, boundMs: number): Promise<v
     submitted,
     boundMs,
     since: killedAt,
-    written: { entityType: 'contact', accountId: ACCOUNT, field: 'title', value: 'after an API crash' },
+    written: { entityType: 'contact', accountId: ACCOUNT, field: 'title', value: 'after an API crash', read: (ids) => d.entities('contact', ACCOUNT, ids) },
     describe: d.output,
   });
   await expectAccountUntouched(d.base, 'contact', OTHER, theirs.map((c) => c.id));

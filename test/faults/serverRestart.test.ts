@@ -81,7 +81,7 @@ suite(`a RabbitMQ node and a FerretDB restarted mid-action${available.ok ? '' : 
     if (stored.length === 1) {
       const { msToTerminal } = await expectActionInvariants({
         base: d!.base, actionId: stored[0]!.id, submitted, boundMs: BOUND_MS, since, describe: d!.output,
-        written: { entityType: 'contact', accountId: ACCOUNT, field: 'title', value: 'second' },
+        written: { entityType: 'contact', accountId: ACCOUNT, field: 'title', value: 'second', read: (ids) => d!.entities('contact', ACCOUNT, ids) },
       });
       reportFault(`${scenario}: create during the outage`, 'distributed', `${answer.status}, stored, published later, exact`, msToTerminal);
     } else {
@@ -102,7 +102,7 @@ suite(`a RabbitMQ node and a FerretDB restarted mid-action${available.ok ? '' : 
     const backAt = Date.now();
     const { stats, msToTerminal } = await expectActionInvariants({
       base: d!.base, actionId, submitted, boundMs: BOUND_MS, since: backAt, describe: d!.output,
-      written: { entityType: 'contact', accountId: ACCOUNT, field: 'title', value: 'first' },
+      written: { entityType: 'contact', accountId: ACCOUNT, field: 'title', value: 'first', read: (ids) => d!.entities('contact', ACCOUNT, ids) },
     });
     reportFault('RabbitMQ restarted mid-action', 'distributed', `${stats.status}, exact`, msToTerminal);
     await expectCreateAnsweredClearly(await answer, spare, backAt, 'RabbitMQ restarted');
@@ -118,7 +118,7 @@ suite(`a RabbitMQ node and a FerretDB restarted mid-action${available.ok ? '' : 
     const backAt = Date.now();
     const { stats, msToTerminal } = await expectActionInvariants({
       base: d!.base, actionId, submitted, boundMs: BOUND_MS, since: backAt, describe: d!.output,
-      written: { entityType: 'contact', accountId: ACCOUNT, field: 'title', value: 'first' },
+      written: { entityType: 'contact', accountId: ACCOUNT, field: 'title', value: 'first', read: (ids) => d!.entities('contact', ACCOUNT, ids) },
     });
     reportFault('FerretDB restarted mid-action', 'distributed', `${stats.status}, exact`, msToTerminal);
     await expectCreateAnsweredClearly(await answer, spare, backAt, 'FerretDB restarted');

@@ -55,7 +55,7 @@ function shutdownSuite(options: () => DeploymentOptions, boundMs: number): void 
     await d!.start(d!.mode === 'embedded' ? 'all' : 'worker', { CRM_LATENCY_MS: '0' });
     const { stats, msToTerminal } = await expectActionInvariants({
       base: d!.base, actionId, submitted, boundMs, since: restartedAt, describe: d!.output,
-      written: { entityType: 'contact', accountId: ACCOUNT, field: 'title', value: 'drained' },
+      written: { entityType: 'contact', accountId: ACCOUNT, field: 'title', value: 'drained', read: (ids) => d!.entities('contact', ACCOUNT, ids) },
     });
     await expectAccountUntouched(d!.base, 'contact', OTHER, theirs);
     reportFault(scenario, d!.mode, `${stats.status}, exact`, msToTerminal);

@@ -68,7 +68,7 @@ async function workerCrash(d: Deployment, sizes: Sizes, scenario: string, crashA
     submitted,
     boundMs: sizes.boundMs,
     since: restartedAt,
-    written: { entityType: 'contact', accountId: ACCOUNT, field: 'title', value: 'after a crash' },
+    written: { entityType: 'contact', accountId: ACCOUNT, field: 'title', value: 'after a crash', read: (ids) => d.entities('contact', ACCOUNT, ids) },
     describe: d.output,
   });
   await expectAccountUntouched(d.base, 'contact', OTHER, theirs.map((c) => c.id));
