@@ -105,7 +105,9 @@ export type CreateStores = Omit<Stores, 'entityStore'>;
 export async function openCreateStores(config: Config, writeLockBuffer: SharedArrayBuffer | null, logger: Logger): Promise<CreateStores> {
   if (!config.distributed) {
     if (!writeLockBuffer) throw new Error('embedded mode: the create thread needs the process write lock');
-    const db = openDatabase(path.join(config.dataDir, DATABASE_FILE), { writeLock: new WriteLock(writeLockBuffer, { timeoutMs: config.lifecycle.writeLockTimeoutMs }) });
+    const writeLock = new WriteLock(writeLockBuffer, { timeoutMs: config.lifecycle.writeLockTimeoutMs });
+    // busyPollMs: a create waiting for npm run seed gets in between two of its transactions, not several later.
+    const db = openDatabase(path.join(config.dataDir, DATABASE_FILE), { writeLock, busyPollMs: 1 });
     const queue = new SqliteBatchQueue(db, { retry: queueRetryOf(config) });
     return {
       jobStore: new SqliteJobStore(db),
