@@ -71,7 +71,7 @@ export abstract class BaseEntityHandler {
     for (const entity of entities) {
       try {
         if (!(await this.validateEntity(entity.id))) {
-          results.push(failed(entity.id, 'VALIDATION_FAILED', `${this.entityType} ${entity.id} did not pass validation`));
+          results.push(failed(entity.id, 'VALIDATION_FAILED'));
           continue;
         }
         await this.updateEntity(entity.id, updates);
@@ -107,7 +107,7 @@ export abstract class BaseEntityHandler {
     // write, and a newer action can write it meanwhile (superseded: the core records those).
     const { written, missing } = await this.crmClient.updateMany(passing, updates);
     for (const id of written) results.push(succeeded(id));
-    for (const id of missing) results.push(failed(id, 'NOT_FOUND', `${this.entityType} ${id} is no longer in this account`));
+    for (const id of missing) results.push(failed(id, 'NOT_FOUND'));
     return results;
   }
 
@@ -140,6 +140,7 @@ export function succeeded(entityId: string): EntityResult {
   return { entityId, status: 'SUCCESS', code: null, message: null };
 }
 
-export function failed(entityId: string, code: string, message: string): EntityResult {
+/** A failure; without `message`, the code's catalogue message (src/outcomeMessages.ts) is shown, and nothing is stored per entity. */
+export function failed(entityId: string, code: string, message: string | null = null): EntityResult {
   return { entityId, status: 'FAILED', code, message };
 }

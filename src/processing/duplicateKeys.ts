@@ -32,7 +32,7 @@ export async function skipDuplicateKeys(
     const key = byId.get(p.entityId)!.dedupeKey;
     const owner = key === null ? undefined : owners.get(key);
     if (!owner || owner.seq === p.seq) eligible.push(p);
-    else outcomes.push(outcome(p, 'SKIPPED', code, `same ${field} as ${owner.entityId}, which holds it in this action`));
+    else outcomes.push(outcome(p, 'SKIPPED', code, { ownerId: owner.entityId }));
   }
   return eligible;
 }

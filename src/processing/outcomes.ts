@@ -1,6 +1,6 @@
 import type { JobStore } from '../store/jobStore';
 import { writerActionId } from '../store/entityStore';
-import type { BatchMessage, Outcome } from '../types/entities';
+import type { BatchMessage, Outcome, OutcomeParams } from '../types/entities';
 
 // The positions of a batch and the outcomes the core itself decides for them (codes: README,
 // "Outcome codes"). Handlers' own results become outcomes in processBatch.ts.
@@ -22,24 +22,27 @@ export async function withoutRecorded(jobStore: JobStore, actionId: string, posi
   return recorded.size === 0 ? positions : positions.filter((p) => !recorded.has(p.seq));
 }
 
-/** The outcome of one position. `code` is null only for SUCCESS. */
-export function outcome(p: Position, status: Outcome['status'], code: string | null, message: string | null): Outcome {
-  return { seq: p.seq, entityId: p.entityId, status, code, message };
+/**
+ * The outcome of one position. `code` is null only for SUCCESS; `params` are the few values its
+ * message needs beyond the action and the row (src/outcomeMessages.ts renders it when the logs are
+ * read): no sentence is stored per row.
+ */
+export function outcome(p: Position, status: Outcome['status'], code: string | null, params: OutcomeParams | null = null): Outcome {
+  return { seq: p.seq, entityId: p.entityId, status, code, params };
 }
 
-/** FAILED with the same code and message for every position. */
-export function failAll(positions: Position[], code: string, message: string): Outcome[] {
-  return positions.map((p) => outcome(p, 'FAILED', code, message));
+/** FAILED with the same code and params for every position. */
+export function failAll(positions: Position[], code: string, params: OutcomeParams | null = null): Outcome[] {
+  return positions.map((p) => outcome(p, 'FAILED', code, params));
 }
 
 /** SKIPPED DUPLICATE_ID for the positions of a batch of repeated IDs. */
 export function repeatOutcomes(batch: BatchMessage, pending: Position[]): Outcome[] {
   const firstSeqOf = new Map(batch.seqs.map((seq, i) => [seq, batch.firstSeqs![i]!]));
-  return pending.map((p) => outcome(p, 'SKIPPED', 'DUPLICATE_ID', `entity ID repeats the one at position ${firstSeqOf.get(p.seq)}`));
+  return pending.map((p) => outcome(p, 'SKIPPED', 'DUPLICATE_ID', { firstSeq: firstSeqOf.get(p.seq)! }));
 }
 
 /** SKIPPED SUPERSEDED: a newer action (the writer stamp's, when known) wrote the entity. */
-export function superseded(p: Position, batch: BatchMessage, writer: string | null): Outcome {
-  const by = writer === null ? 'a newer action' : `action ${writerActionId(writer)}, created later`;
-  return outcome(p, 'SKIPPED', 'SUPERSEDED', `${batch.entityType} ${p.entityId} was written by ${by}; the later action wins`);
+export function superseded(p: Position, writer: string | null): Outcome {
+  return outcome(p, 'SKIPPED', 'SUPERSEDED', writer === null ? null : { newerActionId: writerActionId(writer) });
 }

@@ -196,7 +196,7 @@ async function processEntities(deps: ProcessingDeps, action: BulkAction, batch: 
  * happened to the entity, whatever failed after the write); a newer action's means SKIPPED
  * SUPERSEDED; anything else fails with `code`. One read of the stamps, whatever the number.
  */
-async function settleUnfinished(deps: ProcessingDeps, action: BulkAction, batch: BatchMessage, positions: Position[], code: string, message: string): Promise<Outcome[]> {
+async function settleUnfinished(deps: ProcessingDeps, action: BulkAction, batch: BatchMessage, positions: Position[], code: string, detail: string): Promise<Outcome[]> {
   if (positions.length === 0) return [];
   const stamp = writerStamp(action.createdAt, action.id);
   const found = await deps.entityStore.getMany(batch.entityType, batch.accountId, positions.map((p) => p.entityId), { withData: false });
@@ -204,15 +204,15 @@ async function settleUnfinished(deps: ProcessingDeps, action: BulkAction, batch:
   return positions.map((p) => {
     const writer = writerOf.get(p.entityId) ?? null;
     if (writer === stamp) return outcome(p, 'SUCCESS', null, null);
-    if (writer !== null && writer > stamp) return superseded(p, batch, writer);
-    return outcome(p, 'FAILED', code, message);
+    if (writer !== null && writer > stamp) return superseded(p, writer);
+    return outcome(p, 'FAILED', code, { detail });
   });
 }
 
 /** Existence, account scope and de-duplication, then the handler: one outcome per pending position. */
 async function decideOutcomes(deps: ProcessingDeps, action: BulkAction, batch: BatchMessage, pending: Position[]): Promise<Outcome[]> {
   const handler = handlerFor(deps.handlers, batch.entityType);
-  if (!handler) return failAll(pending, 'UNKNOWN_ENTITY_TYPE', `no handler is registered for ${batch.entityType}`);
+  if (!handler) return failAll(pending, 'UNKNOWN_ENTITY_TYPE');
 
   const snapshots = await deps.entityStore.getMany(batch.entityType, batch.accountId, pending.map((p) => p.entityId), {
     withData: handler.needsCurrentData(batch.fieldsToUpdate),
@@ -223,9 +223,9 @@ async function decideOutcomes(deps: ProcessingDeps, action: BulkAction, batch: B
   const candidates: Position[] = [];
   for (const p of pending) {
     const snapshot = byId.get(p.entityId);
-    if (!snapshot) outcomes.push(outcome(p, 'FAILED', 'NOT_FOUND', `no ${batch.entityType} ${p.entityId} in account ${batch.accountId}`));
+    if (!snapshot) outcomes.push(outcome(p, 'FAILED', 'NOT_FOUND'));
     // A newer action wrote it already: this one's write would overwrite it, so it is not attempted.
-    else if (snapshot.writer !== null && snapshot.writer > stamp) outcomes.push(superseded(p, batch, snapshot.writer));
+    else if (snapshot.writer !== null && snapshot.writer > stamp) outcomes.push(superseded(p, snapshot.writer));
     else candidates.push(p);
   }
 
@@ -258,10 +258,9 @@ async function decideOutcomes(deps: ProcessingDeps, action: BulkAction, batch: B
  * no entity is NOT_FOUND (a handler written as the seed's guide shows ignores what `update` returns).
  */
 function resultOutcome(p: Position, r: EntityResult | undefined, crm: CrmClient, batch: BatchMessage): Outcome {
-  if (crm.superseded.has(p.entityId)) return superseded(p, batch, null);
-  if (!r) return outcome(p, 'FAILED', 'UPDATE_FAILED', `the ${batch.entityType} handler returned no result`);
-  if (r.status === 'SUCCESS' && crm.missing.has(p.entityId)) {
-    return outcome(p, 'FAILED', 'NOT_FOUND', `${batch.entityType} ${p.entityId} is no longer in account ${batch.accountId}`);
-  }
-  return outcome(p, r.status, r.code, r.message);
+  if (crm.superseded.has(p.entityId)) return superseded(p, null);
+  if (!r) return outcome(p, 'FAILED', 'UPDATE_FAILED', { detail: `the ${batch.entityType} handler returned no result` });
+  if (r.status === 'SUCCESS' && crm.missing.has(p.entityId)) return outcome(p, 'FAILED', 'NOT_FOUND');
+  // A handler's own words are kept (as `detail`); without them the code's template says it.
+  return outcome(p, r.status, r.code, r.message === null ? null : { detail: r.message });
 }

@@ -4,6 +4,8 @@ import { inProcessCreates, type CreateRunner } from '../actions/createRequest';
 import { LargeBodyGate } from '../actions/largeBodyGate';
 import { enumParam, pageParams, stringParam, type Query } from '../api/query';
 import { ApiError } from '../errors';
+import { handlerFor } from '../handlers/index';
+import { outcomeMessage } from '../outcomeMessages';
 import type { Platform } from '../platform';
 import type { ActionStatus, BulkAction, OutcomeStatus } from '../types/entities';
 
@@ -108,12 +110,14 @@ export const bulkActionRoutes: FastifyPluginAsync<BulkActionRoutesOptions> = asy
     const status = enumParam(request.query, 'status', OUTCOME_STATUSES) ?? null;
     const { page, limit, offset } = pageParams(request.query, 100, 1000);
     const result = await platform.jobStore.listOutcomes(action.id, status, offset, limit);
+    const context = { entityType: action.entityType, accountId: action.accountId, dedupeKey: handlerFor(platform.handlers, action.entityType)?.dedupeKey };
     return {
       items: result.items.map((o) => ({
         entityId: o.entityId,
         status: o.status,
         code: o.code,
-        message: o.message,
+        // Rendered here from the code's template and the row's params: outcomes store no sentences.
+        message: outcomeMessage(o.code, o.params, { ...context, entityId: o.entityId }),
         processedAt: new Date(o.processedAt).toISOString(),
       })),
       page,

@@ -83,6 +83,13 @@ export interface BatchMessage {
   firstSeqs?: number[];
 }
 
+/**
+ * The values an outcome's message needs beyond its action and its row (see src/outcomeMessages.ts),
+ * e.g. `{ firstSeq: 4 }` for DUPLICATE_ID; `detail` holds a handler's own words. Kept small: it is
+ * stored with every outcome that has one.
+ */
+export type OutcomeParams = Record<string, string | number>;
+
 /** What happened to one submitted entity ID. */
 export interface Outcome {
   seq: number;
@@ -90,9 +97,11 @@ export interface Outcome {
   status: OutcomeStatus;
   /** Reason code; null only for SUCCESS. */
   code: string | null;
-  message: string | null;
+  /** What the code's message needs beyond the action and this row; null when the code says it all. Rendered at read time. */
+  params: OutcomeParams | null;
 }
 
+/** An outcome as stored, with when it was recorded (epoch ms). */
 export interface OutcomeLog extends Outcome {
   processedAt: number;
 }

@@ -41,7 +41,7 @@ describe('retention', () => {
     // Still running, and created long before either: stored, started, one outcome recorded.
     const runningId = await createdId(t.app, createBody({ entityIds: ['c1', 'c2'], fieldsToUpdate: { status: 'churned' } }));
     await t.platform.jobStore.markRunning(runningId, old.createdAt - 400 * DAY);
-    await t.platform.jobStore.recordOutcomes(runningId, [{ seq: 0, entityId: 'c1', status: 'SUCCESS', code: null, message: null }], old.createdAt);
+    await t.platform.jobStore.recordOutcomes(runningId, [{ seq: 0, entityId: 'c1', status: 'SUCCESS', code: null, params: null }], old.createdAt);
 
     // 30 days after the young action ended: the old one is past the window, the young one just inside.
     const pass = await purgeAt(t.platform, young.completedAt! + 30 * DAY);

@@ -168,7 +168,7 @@ describe('faults and retries', () => {
     const actionId = await create('contact', ids);
     const batch = { actionId, accountId: ACCOUNT, entityType: 'contact', batchNo: 0, entityIds: ids, seqs: [0, 1, 2], fieldsToUpdate: { status: 'customer' } };
     // Pretend an earlier delivery recorded the first entity before its worker died.
-    await t.platform.jobStore.recordOutcomes(actionId, [{ seq: 0, entityId: ids[0]!, status: 'SUCCESS', code: null, message: null }], Date.now());
+    await t.platform.jobStore.recordOutcomes(actionId, [{ seq: 0, entityId: ids[0]!, status: 'SUCCESS', code: null, params: null }], Date.now());
     expect(await processBatch(t.platform, batch, { attempt: 4 })).toBe('dead-letter');
     const action = (await t.platform.jobStore.getAction(actionId))!;
     expect(action.status).toBe('COMPLETED');

@@ -34,13 +34,13 @@ function fresh(): void {
   open();
 }
 
-/** A finished action with `n` outcomes (every tenth FAILED, with a message), completed at `completedAt`. */
+/** A finished action with `n` outcomes (every tenth FAILED), completed at `completedAt`. */
 async function finished(n: number, completedAt: number): Promise<BulkAction> {
   const action = makeAction({ totalEntities: n, createdAt: completedAt - 1_000 });
   await store.insertAction(makeNewAction(action), null);
   const outcomes: Outcome[] = Array.from({ length: n }, (_, seq) => (seq % 10 === 0
-    ? { seq, entityId: `contact-${seq}`, status: 'FAILED', code: 'NOT_FOUND', message: `no contact contact-${seq} in account acct-a` }
-    : { seq, entityId: `contact-${seq}`, status: 'SUCCESS', code: null, message: null }));
+    ? { seq, entityId: `contact-${seq}`, status: 'FAILED', code: 'NOT_FOUND', params: null }
+    : { seq, entityId: `contact-${seq}`, status: 'SUCCESS', code: null, params: null }));
   for (let i = 0; i < n; i += 5_000) await store.recordOutcomes(action.id, outcomes.slice(i, i + 5_000), completedAt - 100);
   const ref = { batchNo: 0, seqs: [], startedAt: completedAt - 500 }; // startedAt: the batch's processing interval
   const done = await store.finishBatch(action.id, ref, completedAt);

@@ -38,7 +38,7 @@ export function makeNewAction(action: BulkAction, overrides: Partial<Omit<NewAct
 /** One outcome for position `seq` (entity `e-<seq>`); non-success outcomes get a code. */
 export function makeOutcome(seq: number, status: OutcomeStatus = 'SUCCESS', code: string | null = null): Outcome {
   const reason = status === 'SUCCESS' ? null : (code ?? (status === 'FAILED' ? 'NOT_FOUND' : 'DUPLICATE_ID'));
-  return { seq, entityId: `e-${seq}`, status, code: reason, message: reason === null ? null : `${reason} at ${seq}` };
+  return { seq, entityId: `e-${seq}`, status, code: reason, params: reason === null ? null : { detail: `${reason} at ${seq}` } };
 }
 
 export function makeOutcomes(seqs: number[], status: OutcomeStatus = 'SUCCESS', code: string | null = null): Outcome[] {

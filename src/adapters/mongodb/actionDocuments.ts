@@ -1,6 +1,6 @@
 import { busyMs, NO_BUSY_TIME, type BusyTime } from '../../store/busyTime';
 import type { NewAction } from '../../store/jobStore';
-import type { ActionStatus, BatchMessage, BulkAction, FieldUpdates, Outcome, OutcomeLog, OutcomeStatus, Progress } from '../../types/entities';
+import type { ActionStatus, BatchMessage, BulkAction, FieldUpdates, Outcome, OutcomeLog, OutcomeParams, OutcomeStatus, Progress } from '../../types/entities';
 
 /**
  * One action in `actions`, `_id` = action id. Times are epoch ms (numbers, not BSON dates, so they
@@ -52,8 +52,12 @@ export interface OutcomeDocument {
   seq: number;
   entityId: string;
   status: OutcomeStatus;
-  code: string | null;
-  message: string | null;
+  /** Absent for a SUCCESS (null on documents from before). */
+  code?: string | null;
+  /** Absent when the code's message needs nothing more (src/outcomeMessages.ts): no sentence per document. */
+  params?: OutcomeParams;
+  /** Only on documents recorded before `params`: the sentence as it was rendered then. */
+  message?: string | null;
   processedAt: number;
 }
 
@@ -117,16 +121,17 @@ export function toBatchDocument(batch: BatchMessage): BatchDocument {
   return { _id: batchDocumentId(batch.actionId, batch.batchNo), actionId: batch.actionId, batchNo: batch.batchNo, message: batch };
 }
 
-/** An outcome as stored, stamped with the time it was recorded (epoch ms). */
+/** An outcome as stored, stamped with the time it was recorded (epoch ms); null fields are left out. */
 export function toOutcomeDocument(actionId: string, outcome: Outcome, processedAt: number): OutcomeDocument {
-  const { seq, entityId, status, code, message } = outcome;
-  return { actionId, seq, entityId, status, code, message, processedAt };
+  const { seq, entityId, status, code, params } = outcome;
+  return { actionId, seq, entityId, status, ...(code === null ? {} : { code }), ...(params === null ? {} : { params }), processedAt };
 }
 
-/** An outcome document as the logs endpoint reads it. */
+/** An outcome document as the logs endpoint reads it; an old document's sentence comes back as its `detail`. */
 export function toOutcomeLog(doc: OutcomeDocument): OutcomeLog {
-  const { seq, entityId, status, code, message, processedAt } = doc;
-  return { seq, entityId, status, code, message, processedAt };
+  const { seq, entityId, status, processedAt } = doc;
+  const params = doc.params ?? (typeof doc.message === 'string' ? { detail: doc.message } : null);
+  return { seq, entityId, status, code: doc.code ?? null, params, processedAt };
 }
 
 /**

@@ -1,10 +1,27 @@
 import type { Statement } from 'better-sqlite3';
 import { countsByStatus, type ActionFilter, type BatchRef, type ExistingAction, type InsertActionResult, type JobStore, type KeyClaim, type NewAction, type Page, type PurgeSlice } from '../../store/jobStore';
-import type { ActionStatus, BatchMessage, BulkAction, Outcome, OutcomeLog, OutcomeStatus } from '../../types/entities';
+import type { ActionStatus, BatchMessage, BulkAction, Outcome, OutcomeLog, OutcomeParams, OutcomeStatus } from '../../types/entities';
 import type { SqliteDatabase } from './database';
 import { addBusyInterval, type BusyTime } from '../../store/busyTime';
 import { actionParams, ACTION_COLUMNS, toAction, type ActionRow } from './actionRows';
 import { SqlitePurge } from './purge';
+
+/** An action_outcomes row as the logs read it. `message` is only set on rows recorded before `params` (migration 006). */
+interface OutcomeRow {
+  seq: number;
+  entity_id: string;
+  status: OutcomeStatus;
+  code: string | null;
+  params: string | null;
+  message: string | null;
+  processed_at: number;
+}
+
+/** A row as the port's OutcomeLog; an old row's sentence comes back as its `detail`. */
+function toOutcomeLog(r: OutcomeRow): OutcomeLog {
+  const params = r.params !== null ? (JSON.parse(r.params) as OutcomeParams) : r.message !== null ? { detail: r.message } : null;
+  return { seq: r.seq, entityId: r.entity_id, status: r.status, code: r.code, params, processedAt: r.processed_at };
+}
 
 const COUNTER_OF: Record<OutcomeStatus, 'succeeded' | 'failed' | 'skipped'> = { SUCCESS: 'succeeded', FAILED: 'failed', SKIPPED: 'skipped' };
 
@@ -44,7 +61,8 @@ export class SqliteJobStore implements JobStore {
       byPayload: db.prepare(
         'SELECT * FROM actions WHERE account_id = ? AND payload_hash = ? AND created_at >= ? ORDER BY created_at DESC LIMIT 1',
       ),
-      insertOutcome: db.prepare(`INSERT INTO action_outcomes (action_no, seq, entity_id, status, code, message, processed_at)
+      // No sentence per row: a code and, when its message needs them, a few params (migration 006).
+      insertOutcome: db.prepare(`INSERT INTO action_outcomes (action_no, seq, entity_id, status, code, params, processed_at)
         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
       bumpCounters: db.prepare(`UPDATE actions SET processed = processed + ?, succeeded = succeeded + ?,
         failed = failed + ?, skipped = skipped + ? WHERE no = ?`),
@@ -206,6 +224,8 @@ export class SqliteJobStore implements JobStore {
   }
 
   async listOutcomes(actionId: string, status: OutcomeStatus | null, offset: number, limit: number): Promise<Page<OutcomeLog>> {
+    // Purged since the caller found it: no rows, rather than an error.
+    if (this.actionNos.get(actionId) === undefined && this.s.noOf.get(actionId) === undefined) return { items: [], total: 0 };
     const no = this.noOf(actionId);
     const filter = status === null ? '' : 'AND status = ?';
     const params: unknown[] = status === null ? [no] : [no, status];
@@ -214,12 +234,12 @@ export class SqliteJobStore implements JobStore {
     // million outcome rows.
     return this.db.transaction(() => {
       const rows = this.db
-        .prepare(`SELECT seq, entity_id, status, code, message, processed_at FROM action_outcomes
+        .prepare(`SELECT seq, entity_id, status, code, params, message, processed_at FROM action_outcomes
           WHERE action_no = ? ${filter} ORDER BY seq LIMIT ? OFFSET ?`)
-        .all(...params, limit, offset) as { seq: number; entity_id: string; status: OutcomeStatus; code: string | null; message: string | null; processed_at: number }[];
+        .all(...params, limit, offset) as OutcomeRow[];
       const counters = this.s.counters.get(no) as Record<'processed' | 'succeeded' | 'failed' | 'skipped', number>;
       return {
-        items: rows.map((r) => ({ seq: r.seq, entityId: r.entity_id, status: r.status, code: r.code, message: r.message, processedAt: r.processed_at })),
+        items: rows.map(toOutcomeLog),
         total: status === null ? counters.processed : counters[COUNTER_OF[status]],
       };
     })();
@@ -251,7 +271,7 @@ export class SqliteJobStore implements JobStore {
     let skipped = 0;
     const errors = new Map<string, number>();
     for (const o of outcomes) {
-      if (this.s.insertOutcome.run(no, o.seq, o.entityId, o.status, o.code, o.message, at).changes === 0) continue;
+      if (this.s.insertOutcome.run(no, o.seq, o.entityId, o.status, o.code, o.params === null ? null : JSON.stringify(o.params), at).changes === 0) continue;
       if (o.status === 'SUCCESS') succeeded++;
       else {
         if (o.status === 'FAILED') failed++;
