@@ -30,6 +30,7 @@ export const API_ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
   RATE_LIMITED: { status: 429, message: 'Too many bulk actions for this account; retry later.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
+  STORE_UNAVAILABLE: { status: 503, message: 'The job store cannot be reached right now; retry after Retry-After seconds (a create with the same Idempotency-Key is safe to retry).' },
   SERVER_BUSY: { status: 503, message: 'Too many large create requests at once; retry after Retry-After seconds.' },
   CREATE_INTERRUPTED: {
     status: 503,

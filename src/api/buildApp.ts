@@ -4,7 +4,8 @@ import type { CreateRunner } from '../actions/createRequest';
 import type { Platform } from '../platform';
 import { bulkActionRoutes } from '../routes/bulkActions';
 import { entityRoutes } from '../routes/entities';
-import { healthRoutes } from '../routes/health';
+import { withinMs } from '../observability/deadline';
+import { healthRoutes, READY_TIMEOUT_MS } from '../routes/health';
 import { metricsRoutes } from '../routes/metrics';
 import { frameworkError, registerErrorHandling } from './errorHandler';
 
@@ -33,7 +34,7 @@ export async function buildApp(platform: Platform, options: AppOptions = {}): Pr
   });
   // Only JSON bodies: text/plain gets 415 instead of being parsed into a string.
   app.removeContentTypeParser('text/plain');
-  registerErrorHandling(app);
+  registerErrorHandling(app, { storeReachable: () => answersPing(platform) });
   await registerOperations(app, platform);
   await app.register(bulkActionRoutes, { platform, creates: options.creates, prefix: '/api/bulk-actions' });
   await app.register(entityRoutes, { platform, prefix: '/api/entities' });
@@ -67,6 +68,16 @@ async function registerOperations(app: FastifyInstance, platform: Platform): Pro
   });
   await app.register(healthRoutes, { platform, logLevel: 'warn' });
   await app.register(metricsRoutes, { metrics, logLevel: 'warn' });
+}
+
+/** Whether the job store answers its ping within /ready's timeout. */
+async function answersPing(platform: Platform): Promise<boolean> {
+  try {
+    await withinMs(Promise.resolve().then(() => platform.jobStore.ping()), READY_TIMEOUT_MS, "the job store's ping");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const ERROR_CODE = /^\{"error":\{"code":"([A-Z0-9_]+)"/;

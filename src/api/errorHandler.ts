@@ -26,9 +26,21 @@ export function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
     .send({ error: { code: error.code, message: error.message, details: error.details } });
 }
 
+/** Seconds a client is told to wait when the job store cannot be reached. */
+const STORE_RETRY_AFTER_SECONDS = 5;
+
+export interface ErrorHandlingOptions {
+  /**
+   * Whether the job store answers (its ping, bounded in time). Asked only about an unexpected
+   * error: when the store does not answer either, the request failed for want of it, and the client
+   * gets 503 STORE_UNAVAILABLE with Retry-After instead of 500 INTERNAL (a database outage or failover).
+   */
+  storeReachable?: () => Promise<boolean>;
+}
+
 /** The one place errors become responses: `{ error: { code, message, details } }`. */
-export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((thrown, request, reply) => {
+export function registerErrorHandling(app: FastifyInstance, options: ErrorHandlingOptions = {}): void {
+  app.setErrorHandler(async (thrown, request, reply) => {
     const error = toError(thrown) as FastifyError;
     if (error instanceof ApiError) return sendError(reply, error);
     const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
@@ -38,6 +50,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
       return sendError(reply, new ApiError('INVALID_BODY', error.message));
+    }
+    if (options.storeReachable && !(await options.storeReachable())) {
+      request.log.warn({ err: error }, 'request failed while the job store is unreachable');
+      const seconds = STORE_RETRY_AFTER_SECONDS;
+      return sendError(reply, new ApiError('STORE_UNAVAILABLE', undefined, { retryAfterSeconds: seconds }, { 'Retry-After': String(seconds) }));
     }
     request.log.error({ err: error }, 'unhandled error');
     return sendError(reply, new ApiError('INTERNAL', API_ERRORS.INTERNAL.message));
