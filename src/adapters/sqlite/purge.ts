@@ -52,9 +52,23 @@ export class SqlitePurge {
   /** One slice; `removed` lists the ids of the actions whose removal it began (for the caller's caches). */
   slice(completedBefore: number, maxRows: number): PurgeSlice & { removed: string[] } {
     const removal = this.db.writeTransaction(() => this.deleteRows(completedBefore, Math.max(1, maxRows)));
-    if (!removal.done) return { ...removal, bytesReclaimed: 0 };
+    if (!removal.done) {
+      this.checkpoint();
+      return { ...removal, bytesReclaimed: 0 };
+    }
     const bytesReclaimed = this.reclaimSpace();
+    if (removal.rowsDeleted > 0 || bytesReclaimed > 0) this.checkpoint();
     return { ...removal, bytesReclaimed, done: bytesReclaimed === 0 };
+  }
+
+  /**
+   * Copies what the slice wrote from the WAL into the file now, outside the write lock. Otherwise
+   * the commit that takes the WAL past 1,000 pages checkpoints inside its transaction, fsync
+   * included, with the lock held: 40 to 190 ms measured on the 2-core machine, against about 1 ms
+   * for the slice itself. A passive checkpoint waits for no reader or writer.
+   */
+  private checkpoint(): void {
+    this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 
   /** Deletes up to `maxRows` rows (an action row and its small rows count as they go); done when it ran out of work first. */
