@@ -1,5 +1,4 @@
 import type { JobStore } from '../store/jobStore';
-import { writerActionId } from '../store/entityStore';
 import type { BatchMessage, Outcome, OutcomeParams } from '../types/entities';
 
 // The positions of a batch and the outcomes the core itself decides for them (codes: README,
@@ -42,7 +41,7 @@ export function repeatOutcomes(batch: BatchMessage, pending: Position[]): Outcom
   return pending.map((p) => outcome(p, 'SKIPPED', 'DUPLICATE_ID', { firstSeq: firstSeqOf.get(p.seq)! }));
 }
 
-/** SKIPPED SUPERSEDED: a newer action (the writer stamp's, when known) wrote the entity. */
-export function superseded(p: Position, writer: string | null): Outcome {
-  return outcome(p, 'SKIPPED', 'SUPERSEDED', writer === null ? null : { newerActionId: writerActionId(writer) });
+/** SKIPPED SUPERSEDED: an action created later wrote the entity (a stamp does not say which). */
+export function superseded(p: Position): Outcome {
+  return outcome(p, 'SKIPPED', 'SUPERSEDED', null);
 }

@@ -204,7 +204,7 @@ async function settleUnfinished(deps: ProcessingDeps, action: BulkAction, batch:
   return positions.map((p) => {
     const writer = writerOf.get(p.entityId) ?? null;
     if (writer === stamp) return outcome(p, 'SUCCESS', null, null);
-    if (writer !== null && writer > stamp) return superseded(p, writer);
+    if (writer !== null && writer > stamp) return superseded(p);
     return outcome(p, 'FAILED', code, { detail });
   });
 }
@@ -225,13 +225,14 @@ async function decideOutcomes(deps: ProcessingDeps, action: BulkAction, batch: B
     const snapshot = byId.get(p.entityId);
     if (!snapshot) outcomes.push(outcome(p, 'FAILED', 'NOT_FOUND'));
     // A newer action wrote it already: this one's write would overwrite it, so it is not attempted.
-    else if (snapshot.writer !== null && snapshot.writer > stamp) outcomes.push(superseded(p, snapshot.writer));
+    else if (snapshot.writer !== null && snapshot.writer > stamp) outcomes.push(superseded(p));
     else candidates.push(p);
   }
 
   const eligible = await skipDuplicateKeys(deps.jobStore, handler, batch, candidates, byId, outcomes);
   if (eligible.length === 0) return outcomes;
 
+  // Its writes are conditional on the stamp too: a newer action that writes after the read above wins.
   const crm = new CrmClient(deps.entityStore, batch.entityType, batch.accountId, deps.now, stamp);
   const entities = eligible.map((p) => byId.get(p.entityId)!);
   const positionOf = new Map(eligible.map((p) => [p.entityId, p]));
@@ -258,7 +259,7 @@ async function decideOutcomes(deps: ProcessingDeps, action: BulkAction, batch: B
  * no entity is NOT_FOUND (a handler written as the seed's guide shows ignores what `update` returns).
  */
 function resultOutcome(p: Position, r: EntityResult | undefined, crm: CrmClient, batch: BatchMessage): Outcome {
-  if (crm.superseded.has(p.entityId)) return superseded(p, null);
+  if (crm.superseded.has(p.entityId)) return superseded(p);
   if (!r) return outcome(p, 'FAILED', 'UPDATE_FAILED', { detail: `the ${batch.entityType} handler returned no result` });
   if (r.status === 'SUCCESS' && crm.missing.has(p.entityId)) return outcome(p, 'FAILED', 'NOT_FOUND');
   // A handler's own words are kept (as `detail`); without them the code's template says it.

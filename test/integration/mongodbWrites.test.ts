@@ -2,6 +2,7 @@ import { MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keyClaimId, payloadClaimId, STALE_CLAIM_MS } from '../../src/adapters/mongodb/actionClaims';
 import { CreateInProgressError } from '../../src/store/jobStore';
+import { writerStamp } from '../../src/store/entityStore';
 import { clientOptions, updateSerializerFor } from '../../src/adapters/mongodb/connection';
 import { MongoEntityStore } from '../../src/adapters/mongodb/mongoEntityStore';
 import { MongoJobStore } from '../../src/adapters/mongodb/mongoJobStore';
@@ -100,7 +101,7 @@ describeWithServices('MongoDB adapters: what they write', ['mongodb'], () => {
     const ids = Array.from({ length: 12 }, (_, i) => `c${i}`);
     await entityStore.insertMany('contact', 'acct-a', ids.map((id) => ({ id, data: {} })), T0);
     const before = commands.length;
-    expect((await entityStore.updateMany('contact', 'acct-a', ids, { status: 'customer' }, T0 + 1, '0000000000001:a')).written).toHaveLength(12);
+    expect((await entityStore.updateMany('contact', 'acct-a', ids, { status: 'customer' }, T0 + 1, writerStamp(T0, 'action-a'))).written).toHaveLength(12);
     expect(writeSizes('update', 'entities_contact', before)).toEqual([1]);
     expect(commands.slice(before).filter((c) => c.commandName === 'find' && c.command.find === 'entities_contact')).toEqual([]);
   });

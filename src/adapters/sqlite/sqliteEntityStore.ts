@@ -14,23 +14,26 @@ interface EntityRow {
   updated_at: number;
 }
 
-/** id, account_id, data (null when not read), dedupe_key, created_at, updated_at, key_shared, writer */
+/** id, account_id, data (null when not read), dedupe_key, created_at, updated_at, key_shared, writer (hex) */
 type RawSnapshotRow = [string, string, string | null, string | null, number, number, number, string | null];
 
 /**
  * The conditional write: only where no newer action wrote the entity (`writer` NULL or <= ours),
  * checked by the statement that writes. Without a writer (@writer NULL) it is unconditional and
- * keeps the stamp. RETURNING says which rows were written.
+ * keeps the stamp. Stamps are stored as 10-byte BLOBs (`unhex` of the port's hex string), which
+ * compare byte by byte in the same order as the strings.
  */
 function updateQuery(setKey: string): string {
-  return `UPDATE entities SET data = json_patch(data, @patch), ${setKey} updated_at = @at, writer = coalesce(@writer, writer)
+  return `UPDATE entities SET data = json_patch(data, @patch), ${setKey} updated_at = @at, writer = coalesce(unhex(@writer), writer)
     WHERE entity_type = @type AND account_id = @account AND id IN (SELECT value FROM json_each(@ids))
-      AND (@writer IS NULL OR writer IS NULL OR writer <= @writer)
-    RETURNING id`;
+      AND (@writer IS NULL OR writer IS NULL OR writer <= unhex(@writer))`;
 }
 
+/** A stored stamp as the port's string: upper-case hex, NULL for none. */
+const WRITER_HEX = 'CASE WHEN e.writer IS NULL THEN NULL ELSE hex(e.writer) END';
+
 function snapshotQuery(dataColumn: string): string {
-  return `SELECT e.id, e.account_id, ${dataColumn}, e.dedupe_key, e.created_at, e.updated_at, s.key IS NOT NULL, e.writer
+  return `SELECT e.id, e.account_id, ${dataColumn}, e.dedupe_key, e.created_at, e.updated_at, s.key IS NOT NULL, ${WRITER_HEX}
     FROM json_each(?) j CROSS JOIN entities e
     LEFT JOIN entity_shared_keys s ON s.entity_type = e.entity_type AND s.account_id = e.account_id AND s.key = e.dedupe_key
     WHERE e.entity_type = ? AND e.id = j.value AND e.account_id = ?`;
@@ -62,10 +65,10 @@ export class SqliteEntityStore implements EntityStore {
       replace: db.prepare(`UPDATE entities SET account_id = ?, data = ?, dedupe_key = ?, created_at = ?, updated_at = ?, writer = NULL
         WHERE entity_type = ? AND id = ?`),
       keyOf: db.prepare('SELECT account_id, dedupe_key FROM entities WHERE entity_type = ? AND id = ?'),
-      update: db.prepare(updateQuery('')).pluck(),
+      update: db.prepare(updateQuery('')),
       // Only when the update sets the key field: dedupe_key follows it.
-      updateWithKey: db.prepare(updateQuery('dedupe_key = @key,')).pluck(),
-      stampsOf: db.prepare(`SELECT e.id, e.writer FROM json_each(?) j CROSS JOIN entities e
+      updateWithKey: db.prepare(updateQuery('dedupe_key = @key,')),
+      stampsOf: db.prepare(`SELECT e.id, ${WRITER_HEX} FROM json_each(?) j CROSS JOIN entities e
         WHERE e.entity_type = ? AND e.id = j.value AND e.account_id = ?`).raw(true),
       keysOf: db.prepare(`SELECT DISTINCT e.dedupe_key FROM json_each(?) j CROSS JOIN entities e
         WHERE e.entity_type = ? AND e.id = j.value AND e.account_id = ? AND e.dedupe_key IS NOT NULL`),
@@ -85,24 +88,25 @@ export class SqliteEntityStore implements EntityStore {
     const field = this.dedupeFieldOf(entityType);
     const idList = JSON.stringify(ids);
     const params = { patch: JSON.stringify(updates), at, writer: writer ?? null, type: entityType, account: accountId, ids: idList };
-    let written: string[];
+    let changes: number;
     if (field === undefined || !Object.hasOwn(updates, field)) {
-      written = this.db.writeLocked(() => this.s.update.all(params) as string[]);
+      changes = this.db.writeLocked(() => this.s.update.run(params).changes);
     } else {
       // The key field changes: the old keys may stop being shared and the new one may start.
       const key = normaliseDedupeKey(updates[field]);
-      written = this.db.writeTransaction(() => {
+      changes = this.db.writeTransaction(() => {
         const oldKeys = (this.s.keysOf.all(idList, entityType, accountId) as { dedupe_key: string }[]).map((r) => r.dedupe_key);
-        const rows = this.s.updateWithKey.all({ ...params, key }) as string[];
+        const updated = this.s.updateWithKey.run({ ...params, key }).changes;
         this.sharedKeys.refresh(entityType, accountId, key === null ? oldKeys : [...oldKeys, key]);
-        return rows;
+        return updated;
       });
     }
-    const writtenSet = new Set(written);
-    if (writtenSet.size === new Set(ids).size) return { written: [...writtenSet], superseded: [], missing: [] };
-    // Some were not written: one read tells a newer action's entity from one that is not in the account.
+    // Every id written (the hot path; a repeated id would make `ids` longer than the rows changed).
+    if (changes === ids.length) return { written: ids, superseded: [], missing: [] };
+    // Some were not: one read of the stamps says which were (ours), superseded (newer) or missing.
     const stamps = new Map(this.s.stampsOf.all(idList, entityType, accountId) as [string, string | null][]);
-    return classifyWrite(ids, writtenSet, stamps, writer);
+    const written = new Set([...stamps].filter(([, stamp]) => writer === undefined || stamp === writer).map(([id]) => id));
+    return classifyWrite(ids, written, stamps, writer);
   }
 
   async get(entityType: string, accountId: string, id: string): Promise<EntityRecord | null> {
