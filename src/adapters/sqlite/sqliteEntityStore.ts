@@ -29,8 +29,12 @@ function updateQuery(setKey: string): string {
       AND (@writer IS NULL OR writer IS NULL OR writer <= unhex(@writer))`;
 }
 
-/** A stored stamp as the port's string: upper-case hex, NULL for none. */
-const WRITER_HEX = 'CASE WHEN e.writer IS NULL THEN NULL ELSE hex(e.writer) END';
+/**
+ * A stored stamp as the port's string: upper-case hex, NULL for none. A TEXT value (a stamp written
+ * by a build before stamps were BLOBs) counts as none, as it does in the write's own check, where
+ * any TEXT sorts before any BLOB.
+ */
+const WRITER_HEX = "CASE WHEN typeof(e.writer) = 'blob' THEN hex(e.writer) END";
 
 function snapshotQuery(dataColumn: string): string {
   return `SELECT e.id, e.account_id, ${dataColumn}, e.dedupe_key, e.created_at, e.updated_at, s.key IS NOT NULL, ${WRITER_HEX}
