@@ -25,6 +25,8 @@ export interface Config {
   workerConcurrency: number;
   /** Embedded mode: worker threads those batches run in (at most workerConcurrency); 0 runs them on the API's event loop. */
   workerThreads: number;
+  /** The nice value of the threads that work in the background (batch workers, the create thread): the API's event loop gets a core first (BACKGROUND_THREAD_NICE; 0 = no change). */
+  backgroundThreadNice: number;
   maxEntityIds: number;
   bodyLimitBytes: number;
   /** How many large create bodies are taken at once: see LargeBodySettings. */
@@ -146,6 +148,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     batchSize: int(env, 'BATCH_SIZE', 1000, 1, 10_000),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2, 1, 256),
     workerThreads: int(env, 'WORKER_THREADS', 2, 0, 64),
+    backgroundThreadNice: int(env, 'BACKGROUND_THREAD_NICE', 10, 0, 19),
     maxEntityIds: int(env, 'MAX_ENTITY_IDS', 1_000_000, 1, 10_000_000),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     largeBodies: {

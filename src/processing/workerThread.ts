@@ -8,6 +8,7 @@ import { leaseOwnerOfThread } from '../adapters/sqlite/sqliteBatchQueue';
 import { WriteLock } from '../adapters/sqlite/writeLock';
 import { openEmbeddedStores, retryPolicyOf } from '../platform';
 import { crashHooks } from './crashPoints';
+import { lowerThreadPriority } from './threadPriority';
 import { startRetention } from '../actions/retention';
 import { startWorkers } from './workers';
 
@@ -26,6 +27,7 @@ export interface WorkerThreadData {
 
 const { config, concurrency, threadNo, writeLockBuffer, deadThreadIds } = workerData as WorkerThreadData;
 const logger = createLogger(config.logLevel).child({ thread: threadNo });
+lowerThreadPriority(config.backgroundThreadNice, logger);
 // This thread's counters; the main thread asks for them on every scrape of /metrics.
 const metrics = new ProcessingMetrics();
 answerMetricsRequests(parentPort!, metrics.registry);

@@ -1,5 +1,7 @@
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -206,6 +208,20 @@ function chunkedPost(port: number, body: string): Promise<{ status: number; body
     req.end(body.slice(100));
   });
 }
+
+/** The nice values of this process's threads (Linux: /proc/self/task/<tid>/stat, field 19). */
+function threadNiceValues(): number[] {
+  return fs.readdirSync('/proc/self/task').map((tid) => Number(fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+}
+
+describe.skipIf(process.platform !== 'linux')('BACKGROUND_THREAD_NICE', () => {
+  it('runs the create thread at that nice value, and leaves this thread alone', async () => {
+    const before = threadNiceValues().filter((nice) => nice === 7).length;
+    await setUp(true, { BACKGROUND_THREAD_NICE: '7' });
+    expect(threadNiceValues().filter((nice) => nice === 7).length).toBe(before + 1);
+    expect(os.getPriority(0)).toBe(0);
+  });
+});
 
 describe('a create thread that dies', () => {
   it('answers its in-flight create 503 CREATE_INTERRUPTED with Retry-After, and a new thread serves the next create', async () => {

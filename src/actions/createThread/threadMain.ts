@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../../observability/logger';
 import { openCreateStores } from '../../platform';
 import { crashHooks } from '../../processing/crashPoints';
+import { lowerThreadPriority } from '../../processing/threadPriority';
 import type { CreateDeps } from '../createBulkAction';
 import { runCreate } from '../createRequest';
 import { publishUnpublished, startOutboxSweeper } from '../outbox';
@@ -19,6 +20,7 @@ import { fromThreadError, toThreadError, type CreateThreadData, type FromCreateT
 const port = parentPort!;
 const { config, schemas, writeLockBuffer, sweepOutbox } = workerData as CreateThreadData;
 const logger = createLogger(config.logLevel).child({ thread: 'create' });
+lowerThreadPriority(config.backgroundThreadNice, logger);
 const send = (message: FromCreateThread) => port.postMessage(message);
 
 /** Rate-limit hits waiting for the API thread's decision, by message id. */
