@@ -14,7 +14,9 @@ import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../src/config';
 import { handlerFor, handlers } from '../src/handlers/index';
+import { createLogger } from '../src/observability/logger';
 import { openEntityStore } from '../src/platform';
+import { lowerThreadPriority } from '../src/processing/threadPriority';
 import { seedEntities } from '../src/seeding/generateEntities';
 
 const MAX_COUNT = 10_000_000;
@@ -132,6 +134,8 @@ async function main(): Promise<number> {
   }
 
   const { accountId, entityType, count, out } = args;
+  // Background work, like the server's batch workers: a server running beside it answers first.
+  lowerThreadPriority(config.backgroundThreadNice, createLogger(config.logLevel));
   const { entityStore: store, close } = await openEntityStore(config);
   try {
     const idFile = out === undefined ? undefined : await openIdFile(out);
