@@ -43,7 +43,8 @@ export interface EntityStore {
   getMany(entityType: string, accountId: string, ids: string[], options?: { withData: boolean }): Promise<EntitySnapshot[]>;
   /**
    * Applies the same updates to every listed entity whose writer stamp is absent or <= `writer`,
-   * and stamps it with `writer`, in the same statement as the write (the check cannot be raced):
+   * and stamps it with `writer`, in the same statement as the write, so no other write can come
+   * between the check and the write (except on FerretDB 1.x: see MongoEntityStore.updateMany):
    * "the action created later wins, per entity". Without `writer` the write is unconditional and
    * leaves the stamps as they were (tools and tests; actions always pass theirs). One round trip,
    * plus one read of the ids that were not written, only when there are some.
