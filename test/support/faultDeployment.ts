@@ -19,6 +19,8 @@ import { uniqueName } from './services';
  */
 export interface Deployment {
   mode: 'embedded' | 'distributed';
+  /** Distributed mode: the MongoDB database and the RabbitMQ work queue of this deployment. */
+  names: { database: string; queue: string };
   /** The API's URL (every API process of the deployment listens on the same port, one at a time). */
   base: string;
   /** Starts a process with `extraEnv`; roles other than 'all' need distributed mode. Waits for /health unless it is a worker. */
@@ -97,6 +99,7 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
 
   return {
     mode: distributed ? 'distributed' : 'embedded',
+    names: { database, queue },
     base,
     processes,
     output,

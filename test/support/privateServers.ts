@@ -105,6 +105,8 @@ export interface PrivateFerretDb {
   restart(): Promise<void>;
   /** Stops it and removes its data. */
   stop(): Promise<void>;
+  /** What it printed since it last started (errors only, at its default log level). */
+  output(): string;
 }
 
 /** A FerretDB (services/ferretdb) on a free port with the SQLite backend in a temp dir. */
@@ -137,6 +139,7 @@ export async function startPrivateFerretDb(): Promise<PrivateFerretDb> {
       await kill('SIGKILL');
       fs.rmSync(dir, { recursive: true, force: true });
     },
+    output: () => output,
   };
 }
 
