@@ -80,10 +80,11 @@ describeWithServices('MongoDB adapters: indexes', ['mongodb'], () => {
   });
 
   describe('features FerretDB 1.x lacks', () => {
-    it('indexes only unpublished actions and entities with a key (partial indexes; MongoDB only)', async ({ skip }) => {
+    it('indexes only unpublished actions, completed actions and entities with a key (partial indexes; MongoDB only)', async ({ skip }) => {
       skip(admin.ferretDb, 'FerretDB 1.x has no partialFilterExpression (NotImplemented): the same indexes without the filter are created');
       await stores.entityStore.count('contact', 'acct-a');
       expect((await indexesOf(db, 'actions')).unpublished?.partialFilterExpression).toEqual({ published: false });
+      expect((await indexesOf(db, 'actions')).completed?.partialFilterExpression).toEqual({ completedAt: { $exists: true } });
       expect((await indexesOf(db, 'entities_contact')).by_account_key?.partialFilterExpression).toEqual({ dedupeKey: { $exists: true } });
     });
 
@@ -96,9 +97,11 @@ describeWithServices('MongoDB adapters: indexes', ['mongodb'], () => {
       skip(!admin.ferretDb, 'MongoDB has partial and TTL indexes');
       await stores.entityStore.count('contact', 'acct-a');
       expect((await indexesOf(db, 'actions')).unpublished?.partialFilterExpression).toBeUndefined();
+      expect((await indexesOf(db, 'actions')).completed?.key).toEqual({ completedAt: 1 });
       expect((await indexesOf(db, 'entities_contact')).by_account_key?.key).toEqual({ accountId: 1, dedupeKey: 1 });
       expect((await indexesOf(db, 'rate_limits')).idle).toBeUndefined();
-      expect(warnings.filter((w) => w.includes('no partial indexes')).length).toBe(2);
+      // unpublished and completed actions, entities with a key
+      expect(warnings.filter((w) => w.includes('no partial indexes')).length).toBe(3);
       expect(warnings.filter((w) => w.includes('no TTL indexes')).length).toBe(1);
       expect(warnings.filter((w) => w.includes('not atomic')).length).toBe(1);
     });
