@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { DATABASE_FILE } from '../src/platform';
 import { runBaseline } from './bench/baseline';
-import { log, printTable, round, submitAndWait } from './bench/driveAction';
+import { BENCH_API_KEYS, log, printTable, round, submitAndWait } from './bench/driveAction';
 import { cpuSeconds, peakRssMb, percentile } from './bench/processStats';
 import { seedContacts } from './bench/seedContacts';
 
@@ -99,6 +99,7 @@ async function runPlatform(dataDir: string, ids: string[]): Promise<PlatformRun>
       // Embedded whatever the shell exports (.ci/services.sh exports both): empty means unset.
       MONGODB_URL: '',
       RABBITMQ_URL: '',
+      API_KEYS: BENCH_API_KEYS,
       DATA_DIR: dataDir,
       PORT: String(port),
       HOST: '127.0.0.1',

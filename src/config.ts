@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ConfiguredApiKey } from './auth/authenticator';
 import { parseCrashSetting, type CrashSetting } from './processing/crashPoints';
 
 /** Which parts of the platform a process runs. */
@@ -28,8 +29,6 @@ export interface Config {
   /** The nice value of the threads that work in the background (batch workers, the create thread): the API's event loop gets a core first (BACKGROUND_THREAD_NICE; 0 = no change). */
   backgroundThreadNice: number;
   maxEntityIds: number;
-  /** Lengths and counts a create body may reach: see InputLimits. */
-  inputLimits: InputLimits;
   bodyLimitBytes: number;
   /** How many large create bodies are taken at once: see LargeBodySettings. */
   largeBodies: LargeBodySettings;
@@ -50,6 +49,11 @@ export interface Config {
   metricsPort: number | null;
   /** How processes start and stop: see LifecycleSettings. */
   lifecycle: LifecycleSettings;
+  /**
+   * API_KEYS="<key>:<accountId>,<key>:*": keys accepted besides the stored ones (`npm run keys`),
+   * for tests and deployments that hand keys out of band; `*` is an admin key. Never logged.
+   */
+  apiKeys: ConfiguredApiKey[];
   /** Tests only (FAULT_CRASH_AT=<point>[:<n>]): SIGKILL this process at a named point; null in production. See src/processing/crashPoints.ts. */
   faultCrashAt: CrashSetting | null;
 }
@@ -85,24 +89,6 @@ export interface LargeBodySettings {
   thresholdBytes: number;
   /** CREATE_MAX_LARGE_BODIES (default 2). */
   maxAtOnce: number;
-}
-
-/**
- * What one create body may hold besides its number of IDs (MAX_ENTITY_IDS), checked by request
- * validation before anything is stored (400 with the field past a limit). Lengths count UTF-16
- * code units (JavaScript's string length).
- */
-export interface InputLimits {
-  /** MAX_ENTITY_ID_LENGTH (default 256). */
-  maxEntityIdLength: number;
-  /** MAX_FIELD_NAME_LENGTH (default 128). */
-  maxFieldNameLength: number;
-  /** MAX_UPDATE_FIELDS: fields one fieldsToUpdate may set (default 100). */
-  maxUpdateFields: number;
-  /** MAX_FIELD_STRING_LENGTH: a string value, or an item of a list value (default 10,000); a declared field's own maxLength is checked too. */
-  maxFieldStringLength: number;
-  /** MAX_FIELD_ARRAY_ITEMS: items in a list value (default 1,000); a declared field's own maxItems is checked too. */
-  maxFieldArrayItems: number;
 }
 
 export interface OutboxSettings {
@@ -170,13 +156,6 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     workerThreads: int(env, 'WORKER_THREADS', 2, 0, 64),
     backgroundThreadNice: int(env, 'BACKGROUND_THREAD_NICE', 10, 0, 19),
     maxEntityIds: int(env, 'MAX_ENTITY_IDS', 1_000_000, 1, 10_000_000),
-    inputLimits: {
-      maxEntityIdLength: int(env, 'MAX_ENTITY_ID_LENGTH', 256, 1, 1024),
-      maxFieldNameLength: int(env, 'MAX_FIELD_NAME_LENGTH', 128, 1, 1024),
-      maxUpdateFields: int(env, 'MAX_UPDATE_FIELDS', 100, 1, 10_000),
-      maxFieldStringLength: int(env, 'MAX_FIELD_STRING_LENGTH', 10_000, 1, 1_000_000),
-      maxFieldArrayItems: int(env, 'MAX_FIELD_ARRAY_ITEMS', 1_000, 1, 100_000),
-    },
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     largeBodies: {
       thresholdBytes: int(env, 'CREATE_LARGE_BODY_BYTES', 1024 * 1024, 1, 1024 * 1024 * 1024),
@@ -209,6 +188,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
       dataDirLockWaitMs: int(env, 'DATA_DIR_LOCK_WAIT_MS', 0, 0, 3_600_000),
       writeLockTimeoutMs: int(env, 'WRITE_LOCK_TIMEOUT_MS', 10_000, 100, 600_000),
     },
+    apiKeys: apiKeysSetting(env.API_KEYS),
     faultCrashAt: crashSetting(env),
   };
 }
@@ -243,6 +223,30 @@ export function redactUrl(url: string): string {
 function databaseOf(url: string): string | undefined {
   const match = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]*)/.exec(url);
   return match?.[1] ? decodeURIComponent(match[1]) : undefined;
+}
+
+/** Shortest key API_KEYS accepts: anything shorter is guessable (a generated key has 64 characters). */
+const MIN_API_KEY_LENGTH = 20;
+const API_KEY_CHARS = /^[\x21-\x7E]+$/;
+
+/** Parses API_KEYS; the message names an entry by position only, so a key never reaches a log. */
+export function apiKeysSetting(raw: string | undefined): ConfiguredApiKey[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  const keys: ConfiguredApiKey[] = [];
+  raw.split(',').forEach((entry, i) => {
+    const colon = entry.indexOf(':');
+    const key = entry.slice(0, colon).trim();
+    const accountId = entry.slice(colon + 1).trim();
+    const problem =
+      colon < 0 ? 'is not <key>:<accountId>'
+      : key.length < MIN_API_KEY_LENGTH || !API_KEY_CHARS.test(key) ? `has a key shorter than ${MIN_API_KEY_LENGTH} printable characters (or with spaces)`
+      : accountId.length === 0 || accountId.length > 128 ? 'has no account (or one over 128 characters); use * for an admin key'
+      : keys.some((k) => k.key === key) ? 'repeats a key'
+      : null;
+    if (problem) throw new ConfigError(`API_KEYS entry ${i + 1} ${problem}`);
+    keys.push({ key, accountId });
+  });
+  return keys;
 }
 
 function crashSetting(env: Env): CrashSetting | null {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { RateLimiter } from './actions/rateLimiter';
+import type { ApiKeyStore } from './auth/apiKeyStore';
+import { SqliteApiKeyStore } from './adapters/sqlite/sqliteApiKeyStore';
 import { SlidingWindowRateLimiter } from './adapters/memory/slidingWindowRateLimiter';
 import { openDatabase } from './adapters/sqlite/database';
 import { SqliteBatchQueue, type SqliteQueueOptions } from './adapters/sqlite/sqliteBatchQueue';
@@ -26,6 +28,8 @@ export interface Platform {
   logger: Logger;
   jobStore: JobStore;
   entityStore: EntityStore;
+  /** Stored API keys (`npm run keys`); the API also accepts config.apiKeys (src/auth/). */
+  apiKeyStore: ApiKeyStore;
   queue: BatchQueue;
   rateLimiter: RateLimiter;
   handlers: HandlerRegistry;
@@ -62,6 +66,7 @@ export class UnreachableServerError extends Error {
 interface Stores {
   jobStore: JobStore;
   entityStore: EntityStore;
+  apiKeyStore: ApiKeyStore;
   queue: BatchQueue;
   close(): Promise<void>;
 }
@@ -83,6 +88,7 @@ export function openEmbeddedStores(
   return {
     jobStore: new SqliteJobStore(db),
     entityStore: withCrmLatency(config, entityStore),
+    apiKeyStore: new SqliteApiKeyStore(db),
     queue,
     close: async () => {
       await queue.close();
@@ -92,7 +98,7 @@ export function openEmbeddedStores(
 }
 
 /** What a create writes to: the job store (the action and its batch plan) and the queue (its batches). */
-export type CreateStores = Omit<Stores, 'entityStore'>;
+export type CreateStores = Omit<Stores, 'entityStore' | 'apiKeyStore'>;
 
 /**
  * The create thread's own job store and queue (src/actions/createThread/), on connections of its
@@ -215,6 +221,7 @@ async function openDistributed(config: Config, settings: DistributedSettings, ha
     return {
       jobStore: mongo.jobStore,
       entityStore: withCrmLatency(config, mongo.entityStore),
+      apiKeyStore: mongo.apiKeyStore,
       queue,
       // Shared by every API process: the limit holds for the account, not per process.
       rateLimiter: mongo.rateLimiter(config.rateLimitPerMinute),
@@ -243,6 +250,25 @@ export async function openEntityStore(config: Config, handlers: HandlerRegistry 
   const db = openDatabase(path.join(config.dataDir, DATABASE_FILE));
   return {
     entityStore: new SqliteEntityStore(db, dedupeFieldOf(handlers)),
+    close: async () => {
+      db.close();
+    },
+  };
+}
+
+/**
+ * Only the API key store of the configured mode, for `npm run keys` beside a live platform:
+ * embedded, the data dir's SQLite file (created if new); distributed, MONGODB_URL's database.
+ */
+export async function openApiKeyStore(config: Config): Promise<{ apiKeyStore: ApiKeyStore; close(): Promise<void> }> {
+  if (config.distributed) {
+    const { openMongoStores } = await import('./adapters/mongodb/connection');
+    const mongo = await openMongoStores(config.distributed, () => undefined);
+    return { apiKeyStore: mongo.apiKeyStore, close: () => mongo.close() };
+  }
+  const db = openDatabase(path.join(config.dataDir, DATABASE_FILE));
+  return {
+    apiKeyStore: new SqliteApiKeyStore(db),
     close: async () => {
       db.close();
     },

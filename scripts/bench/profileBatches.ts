@@ -16,6 +16,7 @@ import { buildPlatform } from '../../src/platform';
 import { startWorkers } from '../../src/processing/workers';
 import { deleteQueues, dropDatabases } from '../realServers';
 import { seedContacts, serverEnv, servicesFromEnv, uniqueRunName } from './distributedResources';
+import { BENCH_API_KEYS, BENCH_AUTH } from './driveAction';
 
 const [entities, batchSize] = process.argv.slice(2).map(Number) as [number, number];
 if (!(entities > 0 && batchSize > 0)) throw new Error('usage: profileBatches.ts <entities> <batchSize>');
@@ -54,7 +55,7 @@ const env = serverEnv(services, name, name, {
 });
 try {
   const ids = await seedContacts(env, 'bench', entities);
-  const platform = await buildPlatform(loadConfig(env), { logger: createLogger('warn') });
+  const platform = await buildPlatform(loadConfig({ ...env, API_KEYS: BENCH_API_KEYS }), { logger: createLogger('warn') });
   const app = await buildApp(platform);
   let finished!: () => void;
   const done = new Promise<void>((resolve) => (finished = resolve));
@@ -65,6 +66,7 @@ try {
   const res = await app.inject({
     method: 'POST',
     url: '/api/bulk-actions/contact',
+    headers: BENCH_AUTH,
     payload: { accountId: 'bench', entityIds: ids, fieldsToUpdate: { status: 'customer', title: 'Head of Revenue', company: 'Initech' } },
   });
   if (res.statusCode !== 202) throw new Error(`create answered ${res.statusCode}: ${res.body}`);

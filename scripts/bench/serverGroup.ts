@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BENCH_API_KEYS } from './driveAction';
 import { cpuSeconds, peakRssMb } from './processStats';
 
 /** Output kept per server: enough to show why it died, bounded for servers that log a lot. */
@@ -46,7 +47,7 @@ export class ServerGroup {
 
   start(name: string, env: Record<string, string>, args: string[]): BenchServer {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', ...args], {
-      env: { ...process.env, ...env },
+      env: { ...process.env, API_KEYS: BENCH_API_KEYS, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

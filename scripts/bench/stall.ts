@@ -20,7 +20,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DATABASE_FILE } from '../../src/platform';
-import { log, round } from './driveAction';
+import { BENCH_AUTH, log, round } from './driveAction';
 import { scrapeEventLoopDelay } from './eventLoopDelay';
 import { pollHealth } from './healthPoller';
 import { percentile } from './processStats';
@@ -172,7 +172,7 @@ async function runCase(
 async function create(base: string, body: string): Promise<CreateAnswer> {
   const start = performance.now();
   for (let busy = 0; ; busy++) {
-    const res = await fetch(`${base}/api/bulk-actions/contact`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const res = await fetch(`${base}/api/bulk-actions/contact`, { method: 'POST', headers: { ...BENCH_AUTH, 'content-type': 'application/json' }, body });
     await res.arrayBuffer();
     if (res.status !== 503 || busy === BUSY_RETRIES) return { status: res.status, ms: performance.now() - start, busy };
     await sleep(Number(res.headers.get('retry-after') ?? '1') * 1000);

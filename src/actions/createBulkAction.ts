@@ -17,7 +17,7 @@ export interface CreateDeps {
   /** Each type's declared fields (a HandlerRegistry will do). */
   handlers: RequestSchemas;
   logger: Logger;
-  config: Pick<Config, 'batchSize' | 'maxEntityIds' | 'inputLimits' | 'duplicateWindowSeconds' | 'outbox'>;
+  config: Pick<Config, 'batchSize' | 'maxEntityIds' | 'duplicateWindowSeconds' | 'outbox'>;
   now: () => number;
   newId: () => string;
   /** Tests: a crash point between the stored action and its publish (src/processing/crashPoints.ts). */
@@ -38,12 +38,18 @@ const IDEMPOTENCY_KEY = /^[\x20-\x7E]{1,200}$/;
  * concurrent identical requests (in any API processes) cannot both create an action.
  * Throws ApiError for a client's mistake; a store error propagates (nothing was created).
  */
-export async function createBulkAction(deps: CreateDeps, body: unknown, idempotencyKey: string | null): Promise<CreateResult> {
+export async function createBulkAction(
+  deps: CreateDeps,
+  body: unknown,
+  idempotencyKey: string | null,
+  /** The API key's account (the body may leave accountId out); null: an admin key, the body names it. */
+  callerAccount: string | null = null,
+): Promise<CreateResult> {
   const { jobStore, config } = deps;
   if (idempotencyKey !== null && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
     throw new ApiError('INVALID_FIELD', 'Idempotency-Key must be 1 to 200 printable ASCII characters', { field: 'Idempotency-Key' });
   }
-  const request = validateCreateRequest(body, deps.handlers, { maxEntityIds: config.maxEntityIds, ...config.inputLimits });
+  const request = validateCreateRequest(body, deps.handlers, { maxEntityIds: config.maxEntityIds }, callerAccount);
 
   const now = deps.now();
   const { accountId, entityType, entityIds, fieldsToUpdate } = request;

@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { CreateRunner } from '../actions/createRequest';
+import { ApiKeyAuthenticator } from '../auth/authenticator';
+import { KEY_QUERY_PARAMS, requireApiKey } from '../auth/requestAuth';
 import type { Platform } from '../platform';
 import { bulkActionRoutes } from '../routes/bulkActions';
 import { entityRoutes } from '../routes/entities';
@@ -36,8 +38,13 @@ export async function buildApp(platform: Platform, options: AppOptions = {}): Pr
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app, { storeReachable: () => answersPing(platform) });
   await registerOperations(app, platform);
-  await app.register(bulkActionRoutes, { platform, creates: options.creates, prefix: '/api/bulk-actions' });
-  await app.register(entityRoutes, { platform, prefix: '/api/entities' });
+  // Every /api route needs an API key and sees only its account's data (src/auth/); the operations routes above need none.
+  const authenticator = new ApiKeyAuthenticator(platform.apiKeyStore, platform.config.apiKeys, platform.now);
+  await app.register(async (api) => {
+    requireApiKey(api, authenticator);
+    await api.register(bulkActionRoutes, { platform, creates: options.creates, prefix: '/api/bulk-actions' });
+    await api.register(entityRoutes, { platform, prefix: '/api/entities' });
+  });
   return app;
 }
 
@@ -90,9 +97,24 @@ function loggingOptions(options: AppOptions): FastifyServerOptions {
     // included) carries the action id, like the workers' lines about it.
     childLoggerFactory: (logger, bindings, childOptions, rawRequest) => {
       const actionId = actionIdOf(rawRequest as IncomingMessage);
-      return logger.child(actionId === null ? bindings : { ...bindings, actionId }, childOptions);
+      // Fastify's request serializer logs no header (so never Authorization), but it logs the URL:
+      // a key sent in the query (refused with 400) must not reach the log through it.
+      const serializers = { ...childOptions.serializers, req: safeRequestLog };
+      return logger.child(actionId === null ? bindings : { ...bindings, actionId }, { ...childOptions, serializers });
     },
   };
+}
+
+/** What a request's log lines say about it: Fastify's fields, with the value of any credential-like query parameter replaced by ***. */
+function safeRequestLog(request: { method: string; url: string; host?: string; ip?: string; socket?: { remotePort?: number } }) {
+  return { method: request.method, url: redactKeyParams(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort };
+}
+
+const KEY_PARAM = new RegExp(`([?&](?:${KEY_QUERY_PARAMS.map((p) => p.replace('-', '\\-')).join('|')})=)[^&#]*`, 'gi');
+
+/** The URL with the values of KEY_QUERY_PARAMS replaced by ***. */
+export function redactKeyParams(url: string): string {
+  return url.replace(KEY_PARAM, '$1***');
 }
 
 const ACTION_PATH = /^\/api\/bulk-actions\/([^/?#]+)(\/[^?#]*)?/;

@@ -3,6 +3,8 @@ import { actionView, statsOf } from '../actions/actionView';
 import { inProcessCreates, type CreateRunner } from '../actions/createRequest';
 import { LargeBodyGate } from '../actions/largeBodyGate';
 import { enumParam, pageParams, stringParam, type Query } from '../api/query';
+import { actingAccount, callerOf, maySee } from '../auth/requestAuth';
+import { isAdmin, type Caller } from '../auth/authenticator';
 import { ApiError } from '../errors';
 import { handlerFor } from '../handlers/index';
 import { outcomeMessage } from '../outcomeMessages';
@@ -68,6 +70,7 @@ export const bulkActionRoutes: FastifyPluginAsync<BulkActionRoutesOptions> = asy
         body: Buffer.isBuffer(request.body) ? request.body : null,
         routeEntityType,
         idempotencyKey: header(request.headers['idempotency-key']) ?? null,
+        callerAccount: isAdmin(callerOf(request)) ? null : callerOf(request).accountId,
         receivedAt: platform.now(),
       });
       return reply
@@ -89,7 +92,8 @@ export const bulkActionRoutes: FastifyPluginAsync<BulkActionRoutesOptions> = asy
   app.get<{ Querystring: Query }>('/', async (request) => {
     const { page, limit, offset } = pageParams(request.query);
     const filter = {
-      accountId: stringParam(request.query, 'accountId'),
+      // An account's key lists its own actions only; an admin's lists any, or those of ?accountId.
+      accountId: actingAccount(callerOf(request), stringParam(request.query, 'accountId')),
       status: enumParam(request.query, 'status', ACTION_STATUSES),
       entityType: stringParam(request.query, 'entityType'),
     };
@@ -97,16 +101,16 @@ export const bulkActionRoutes: FastifyPluginAsync<BulkActionRoutesOptions> = asy
     return { items: result.items.map(actionView), page, limit, total: result.total };
   });
 
-  app.get<{ Params: { id: string } }>('/:id', async (request) => actionView(await mustGet(platform, request.params.id)));
+  app.get<{ Params: { id: string } }>('/:id', async (request) => actionView(await mustGet(platform, callerOf(request), request.params.id)));
 
   app.get<{ Params: { id: string } }>('/:id/stats', async (request) => {
     const found = await platform.jobStore.getActionWithErrors(request.params.id);
-    if (!found) throw notFound(request.params.id);
+    if (!found || !maySee(callerOf(request), found.action.accountId)) throw notFound(request.params.id);
     return statsOf(found.action, found.errorsByCode);
   });
 
   app.get<{ Params: { id: string }; Querystring: Query }>('/:id/logs', async (request) => {
-    const action = await mustGet(platform, request.params.id);
+    const action = await mustGet(platform, callerOf(request), request.params.id);
     const status = enumParam(request.query, 'status', OUTCOME_STATUSES) ?? null;
     const { page, limit, offset } = pageParams(request.query, 100, 1000);
     const result = await platform.jobStore.listOutcomes(action.id, status, offset, limit);
@@ -127,9 +131,10 @@ export const bulkActionRoutes: FastifyPluginAsync<BulkActionRoutesOptions> = asy
   });
 };
 
-async function mustGet(platform: Platform, id: string): Promise<BulkAction> {
+/** The action, if the caller may see it. Another account's action answers exactly as a missing one: 404, same body. */
+async function mustGet(platform: Platform, caller: Caller, id: string): Promise<BulkAction> {
   const action = await platform.jobStore.getAction(id);
-  if (!action) throw notFound(id);
+  if (!action || !maySee(caller, action.accountId)) throw notFound(id);
   return action;
 }
 

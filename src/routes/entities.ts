@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { stringParam, type Query } from '../api/query';
-import { stringProblem } from '../actions/exactValues';
+import { actingAccount, callerOf } from '../auth/requestAuth';
 import { ApiError } from '../errors';
 import { handlerFor } from '../handlers/index';
 import type { Platform } from '../platform';
@@ -9,15 +9,12 @@ import type { Platform } from '../platform';
 export const entityRoutes: FastifyPluginAsync<{ platform: Platform }> = async (app, { platform }) => {
   app.get<{ Params: { entityType: string; id: string }; Querystring: Query }>('/:entityType/:id', async (request) => {
     const { entityType, id } = request.params;
-    const accountId = stringParam(request.query, 'accountId');
-    if (!accountId) throw new ApiError('MISSING_FIELD', 'accountId is required', { field: 'accountId' });
+    // An account's key reads its own account (?accountId may repeat it); an admin's must name one.
+    const accountId = actingAccount(callerOf(request), stringParam(request.query, 'accountId'));
+    if (!accountId) throw new ApiError('MISSING_FIELD', 'accountId is required with an admin key', { field: 'accountId' });
     if (!handlerFor(platform.handlers, entityType)) {
       throw new ApiError('UNKNOWN_ENTITY_TYPE', undefined, { field: 'entityType', allowed: Object.keys(platform.handlers) });
     }
-    // An ID no create could have stored is a client's mistake, not a missing entity.
-    const maxLength = platform.config.inputLimits.maxEntityIdLength;
-    const problem = id.length > maxLength ? `must be at most ${maxLength} characters` : stringProblem(id);
-    if (problem !== null) throw new ApiError('INVALID_FIELD', `id ${problem}`, { field: 'id', reason: problem });
     const entity = await platform.entityStore.get(entityType, accountId, id);
     if (!entity) throw new ApiError('ENTITY_NOT_FOUND', `No ${entityType} ${id} in account ${accountId}`, { entityType, id });
     return {

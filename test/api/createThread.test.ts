@@ -8,8 +8,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startCreateThread, type CreateThread } from '../../src/actions/createThread/createThread';
 import type { RateDecision, RateLimiter } from '../../src/actions/rateLimiter';
 import { buildApp } from '../../src/api/buildApp';
-import { createAction, createBody, expectApiError, listTotal, postJson, postRaw, registryWithTicket } from '../support/apiHelpers';
-import { makeTestPlatform, type TestPlatform } from '../support/testPlatform';
+import { authHeader, createAction, createBody, expectApiError, listTotal, postJson, postRaw, registryWithTicket } from '../support/apiHelpers';
+import { makeTestPlatform, withTestKey, type TestPlatform } from '../support/testPlatform';
 
 /**
  * Creates through the create thread (what `npm start` runs) against creates on the event loop
@@ -41,7 +41,7 @@ async function setUp(thread: boolean, env: Record<string, string> = {}): Promise
   const t = await makeTestPlatform({ MAX_ENTITY_IDS: '10', RATE_LIMIT_REQUESTS_PER_MINUTE: '4', ...env }, { handlers: registryWithTicket });
   const workers: Worker[] = [];
   const creates = thread ? await startCreateThread(t.platform, { sweepOutbox: false, onThreadStart: (w) => workers.push(w) }) : null;
-  const app = thread ? await buildApp(t.platform, { creates: creates! }) : t.app;
+  const app = thread ? withTestKey(await buildApp(t.platform, { creates: creates! })) : t.app;
   const setup = { t, app, creates, workers };
   opened.push(setup);
   return setup;
@@ -198,7 +198,7 @@ describe('CREATE_MAX_LARGE_BODIES', () => {
 /** POST /api/bulk-actions with Transfer-Encoding: chunked (no Content-Length), in two chunks. */
 function chunkedPost(port: number, body: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ port, host: '127.0.0.1', method: 'POST', path: '/api/bulk-actions', headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = http.request({ port, host: '127.0.0.1', method: 'POST', path: '/api/bulk-actions', headers: { ...authHeader(), 'content-type': 'application/json' } }, (res) => {
       let text = '';
       res.on('data', (chunk: Buffer) => (text += chunk.toString()));
       res.on('end', () => resolve({ status: res.statusCode!, body: text }));

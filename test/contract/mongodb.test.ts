@@ -3,6 +3,7 @@ import type { DistributedSettings } from '../../src/config';
 import type { DedupeFieldOf } from '../../src/store/entityStore';
 import { mongoAdmin } from '../support/realServers';
 import { describeWithServices, services, uniqueName } from '../support/services';
+import { describeApiKeyStoreContract } from './apiKeyStore.contract';
 import { describeEntityStoreContract } from './entityStore.contract';
 import { describeJobStoreContract } from './jobStore.contract';
 import { describeRateLimiterContract } from './rateLimiter.contract';
@@ -46,6 +47,11 @@ describeWithServices('MongoDB adapters', ['mongodb'], () => {
   describeEntityStoreContract('mongodb', async (dedupeFieldOf) => {
     const { stores, cleanup } = await openFresh(dedupeFieldOf);
     return { store: stores.entityStore, cleanup };
+  });
+
+  describeApiKeyStoreContract('mongodb', async () => {
+    const { stores, cleanup } = await openFresh();
+    return { store: stores.apiKeyStore, cleanup };
   });
 
   describeRateLimiterContract('mongodb', async (limit, windowMs) => {

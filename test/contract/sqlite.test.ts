@@ -2,9 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openDatabase, type SqliteDatabase } from '../../src/adapters/sqlite/database';
+import { SqliteApiKeyStore } from '../../src/adapters/sqlite/sqliteApiKeyStore';
 import { SqliteBatchQueue } from '../../src/adapters/sqlite/sqliteBatchQueue';
 import { SqliteEntityStore } from '../../src/adapters/sqlite/sqliteEntityStore';
 import { SqliteJobStore } from '../../src/adapters/sqlite/sqliteJobStore';
+import { describeApiKeyStoreContract } from './apiKeyStore.contract';
 import { describeBatchQueueContract } from './batchQueue.contract';
 import { describeEntityStoreContract } from './entityStore.contract';
 import { describeJobStoreContract } from './jobStore.contract';
@@ -21,6 +23,11 @@ function freshDatabase(): { db: SqliteDatabase; remove: () => void } {
     },
   };
 }
+
+describeApiKeyStoreContract('sqlite', async () => {
+  const { db, remove } = freshDatabase();
+  return { store: new SqliteApiKeyStore(db), cleanup: async () => remove() };
+});
 
 describeJobStoreContract('sqlite', async () => {
   const { db, remove } = freshDatabase();

@@ -5,6 +5,7 @@ import { deleteQueues, dropDatabases } from '../../scripts/realServers';
 import { findEntities } from '../support/realServers';
 import { freePort, startServer, until as untilDone, type ServerProcess } from '../support/serverProcess';
 import { describeWithServices, services, uniqueName } from '../support/services';
+import { authHeader } from '../support/apiHelpers';
 
 /**
  * Distributed mode as operators run it: one API process and two worker processes, started with
@@ -82,7 +83,7 @@ describeWithServices('distributed mode: an API process and two worker processes'
   async function create(entityIds: string[], fieldsToUpdate: Record<string, string>): Promise<string> {
     const res = await fetch(`${base}/api/bulk-actions/contact`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...authHeader(), 'content-type': 'application/json' },
       body: JSON.stringify({ accountId: ACCOUNT, entityIds, fieldsToUpdate }),
     });
     expect(res.status, await res.clone().text()).toBe(202);
@@ -90,7 +91,7 @@ describeWithServices('distributed mode: an API process and two worker processes'
   }
 
   interface Stats { status: string; total: number; processed: number; succeeded: number; failed: number; skipped: number; errorsByCode: Record<string, number> }
-  const stats = async (id: string) => (await (await fetch(`${base}/api/bulk-actions/${id}/stats`)).json()) as Stats;
+  const stats = async (id: string) => (await (await fetch(`${base}/api/bulk-actions/${id}/stats`, { headers: authHeader() })).json()) as Stats;
   const finished = (id: string) => until(`action ${id} finishing`, async () => {
     const s = await stats(id);
     return ['COMPLETED', 'FAILED'].includes(s.status) ? s : undefined;
@@ -101,7 +102,7 @@ describeWithServices('distributed mode: an API process and two worker processes'
     const s = await finished(id);
     const rows: { entityId: string; status: string; code: string | null }[] = [];
     for (let page = 1; rows.length < s.total; page++) {
-      const body = (await (await fetch(`${base}/api/bulk-actions/${id}/logs?page=${page}&limit=1000`)).json()) as { items: typeof rows };
+      const body = (await (await fetch(`${base}/api/bulk-actions/${id}/logs?page=${page}&limit=1000`, { headers: authHeader() })).json()) as { items: typeof rows };
       if (body.items.length === 0) break;
       rows.push(...body.items);
     }

@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config';
 import { buildPlatform, DATABASE_FILE } from '../../src/platform';
 import { expectActionInvariants } from '../support/faultInvariants';
 import { freePort, startServer, until, type ServerProcess } from '../support/serverProcess';
+import { authHeader, testApiKeys } from '../support/apiHelpers';
 
 /**
  * How `npm start` starts and stops, embedded (issue 6: #1 two processes on one data dir, #8 the
@@ -61,7 +62,7 @@ const demoContacts = (n: number) => Array.from({ length: n }, (_, i) => `contact
 async function createAction(base: string, entityIds: string[], title: string): Promise<string> {
   const res = await fetch(`${base}/api/bulk-actions/contact`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...authHeader(), 'content-type': 'application/json' },
     body: JSON.stringify({ accountId: 'demo', entityIds, fieldsToUpdate: { title } }),
   });
   expect(res.status).toBe(202);
@@ -69,7 +70,7 @@ async function createAction(base: string, entityIds: string[], title: string): P
 }
 
 async function statusOf(base: string, id: string): Promise<{ status: string; processed: number }> {
-  return (await (await fetch(`${base}/api/bulk-actions/${id}/stats`)).json()) as { status: string; processed: number };
+  return (await (await fetch(`${base}/api/bulk-actions/${id}/stats`, { headers: authHeader() })).json()) as { status: string; processed: number };
 }
 
 /** Resolves with the exit code, or null if the process is still running after `ms`. */
@@ -111,11 +112,11 @@ describe('two processes on one data dir', () => {
   it('listens before it starts its workers: a process that cannot listen takes no batch', async () => {
     const dataDir = freshDataDir();
     // An action stored and queued by a platform without workers, then closed: its batch waits in the file.
-    const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+    const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', API_KEYS: testApiKeys() });
     const platform = await buildPlatform(config, { logger: pino({ level: 'silent' }) });
     await platform.entityStore.insertMany('contact', 'acme', [{ id: 'c1', data: { status: 'lead' } }], Date.now());
     const app = await buildApp(platform);
-    const created = await app.inject({ method: 'POST', url: '/api/bulk-actions/contact', payload: { accountId: 'acme', entityIds: ['c1'], fieldsToUpdate: { status: 'customer' } } });
+    const created = await app.inject({ method: 'POST', url: '/api/bulk-actions/contact', headers: authHeader(), payload: { accountId: 'acme', entityIds: ['c1'], fieldsToUpdate: { status: 'customer' } } });
     expect(created.statusCode).toBe(202);
     await app.close();
     await platform.close();

@@ -5,6 +5,7 @@ import { deleteQueues, dropDatabases } from '../../scripts/realServers';
 import { expectActionInvariants } from '../support/faultInvariants';
 import { freePort, startServer, until as untilDone, type ServerProcess } from '../support/serverProcess';
 import { describeWithServices, services, uniqueName } from '../support/services';
+import { authHeader } from '../support/apiHelpers';
 
 /**
  * SIGTERM of a distributed worker process (issue 6, #8): `npm start -- --role worker` against
@@ -51,13 +52,13 @@ describeWithServices('SIGTERM (distributed): a worker process with a batch that 
   async function createAction(title: string): Promise<string> {
     const res = await fetch(`${base}/api/bulk-actions/contact`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...authHeader(), 'content-type': 'application/json' },
       body: JSON.stringify({ accountId: ACCOUNT, entityIds: contacts, fieldsToUpdate: { title } }),
     });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
     await until('the batch in flight', async () => {
-      const stats = (await (await fetch(`${base}/api/bulk-actions/${id}/stats`)).json()) as { status: string };
+      const stats = (await (await fetch(`${base}/api/bulk-actions/${id}/stats`, { headers: authHeader() })).json()) as { status: string };
       return stats.status === 'RUNNING' ? true : undefined;
     });
     return id;

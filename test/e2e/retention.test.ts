@@ -8,6 +8,7 @@ import { DATABASE_FILE } from '../../src/platform';
 import type { BatchRef } from '../../src/store/jobStore';
 import { makeAction, makeNewAction, makeOutcomes } from '../support/fixtures';
 import { freePort, startServer, until, type ServerProcess } from '../support/serverProcess';
+import { authHeader } from '../support/apiHelpers';
 
 /**
  * RETENTION_DAYS in a real `npm start`: the purge runs by itself, in worker thread 0 or, without
@@ -52,8 +53,8 @@ describe('npm start purges what finished before RETENTION_DAYS', () => {
     });
     const output = () => server!.output();
     // The first pass runs one interval after start.
-    await until('the old action purged', async () => ((await fetch(`${base}/api/bulk-actions/${old}`)).status === 404 ? true : undefined), 30_000, output);
-    expect((await fetch(`${base}/api/bulk-actions/${young}`)).status).toBe(200);
+    await until('the old action purged', async () => ((await fetch(`${base}/api/bulk-actions/${old}`, { headers: authHeader() })).status === 404 ? true : undefined), 30_000, output);
+    expect((await fetch(`${base}/api/bulk-actions/${young}`, { headers: authHeader() })).status).toBe(200);
     await until('the pass logged', async () => (output().includes('retention: purged') ? true : undefined), 10_000, output);
   });
 });

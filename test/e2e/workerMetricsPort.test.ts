@@ -3,6 +3,7 @@ import { deleteQueues, dropDatabases } from '../../scripts/realServers';
 import { parsePrometheusText, valueOf } from '../support/prometheusText';
 import { freePort, startServer, until, type ServerProcess } from '../support/serverProcess';
 import { describeWithServices, services, uniqueName } from '../support/services';
+import { authHeader } from '../support/apiHelpers';
 
 /**
  * `--role worker` has no API; with METRICS_PORT it serves /health, /ready and /metrics there, so it
@@ -37,7 +38,7 @@ describeWithServices('a worker process with METRICS_PORT', ['mongodb', 'rabbitmq
     // Twelve IDs that do not exist: three batches, every entity FAILED NOT_FOUND, all by this worker.
     const entityIds = Array.from({ length: 12 }, (_, i) => `missing-${i}`);
     const created = await fetch(`http://127.0.0.1:${apiPort}/api/bulk-actions`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST', headers: { ...authHeader(), 'content-type': 'application/json' },
       body: JSON.stringify({ accountId: 'acme', entityType: 'contact', entityIds, fieldsToUpdate: { status: 'customer' } }),
     });
     expect(created.status).toBe(202);

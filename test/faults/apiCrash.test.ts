@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { contacts, expectKilled, startDeployment, type Deployment, type DeploymentOptions } from '../support/faultDeployment';
 import { expectAccountUntouched, expectActionInvariants, reportFault } from '../support/faultInvariants';
 import { describeWithServices, services } from '../support/services';
+import { authHeader } from '../support/apiHelpers';
 
 /**
  * Fault 2: the API process is SIGKILLed after the action and its batch plan are stored, before any
@@ -23,7 +24,7 @@ async function apiCrash(d: Deployment, size: number, boundMs: number): Promise<v
   if (d.mode === 'distributed') await d.start('worker');
   const request = fetch(`${d.base}/api/bulk-actions/contact`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...authHeader(), 'content-type': 'application/json' },
     body: JSON.stringify({ accountId: ACCOUNT, entityIds: submitted, fieldsToUpdate: { title: 'after an API crash' } }),
   });
   await expect(request, 'the client gets no answer: the API died before it').rejects.toThrow();
@@ -40,7 +41,7 @@ async function apiCrash(d: Deployment, size: number, boundMs: number): Promise<v
   }
   await d.start(d.mode === 'embedded' ? 'all' : 'api');
 
-  const list = (await (await fetch(`${d.base}/api/bulk-actions?accountId=${ACCOUNT}`)).json()) as { items: { id: string; totalEntities: number }[]; total: number };
+  const list = (await (await fetch(`${d.base}/api/bulk-actions?accountId=${ACCOUNT}`, { headers: authHeader() })).json()) as { items: { id: string; totalEntities: number }[]; total: number };
   expect(list.total, 'exactly one action was stored').toBe(1);
   expect(list.items[0]!.totalEntities).toBe(submitted.length);
   const { stats, msToTerminal } = await expectActionInvariants({

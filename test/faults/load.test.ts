@@ -5,6 +5,7 @@ import { allLogs, expectAccountUntouched, expectActionInvariants, reportFault, t
 import type { ServerProcess } from '../support/serverProcess';
 import { until } from '../support/serverProcess';
 import { describeWithServices, services } from '../support/services';
+import { authHeader } from '../support/apiHelpers';
 
 /**
  * Fault 6, load: 8 concurrent actions from 4 accounts (two per account, on disjoint halves of its
@@ -39,7 +40,7 @@ function peakRssMb(server: ServerProcess): number | null {
 async function createRetrying(d: Deployment, accountId: string, entityIds: string[], title: string): Promise<string> {
   const body = JSON.stringify({ accountId, entityIds, fieldsToUpdate: { title } });
   for (;;) {
-    const res = await fetch(`${d.base}/api/bulk-actions/contact`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const res = await fetch(`${d.base}/api/bulk-actions/contact`, { method: 'POST', headers: { ...authHeader(), 'content-type': 'application/json' }, body });
     if (res.status === 503 && res.headers.get('retry-after')) {
       await new Promise((resolve) => setTimeout(resolve, Number(res.headers.get('retry-after')) * 1000));
       continue;
@@ -53,7 +54,7 @@ async function createRetrying(d: Deployment, accountId: string, entityIds: strin
 async function logTotals(base: string, actionId: string): Promise<Record<string, number>> {
   const totals: Record<string, number> = {};
   for (const status of ['SUCCESS', 'FAILED', 'SKIPPED']) {
-    const res = await fetch(`${base}/api/bulk-actions/${actionId}/logs?status=${status}&limit=1`);
+    const res = await fetch(`${base}/api/bulk-actions/${actionId}/logs?status=${status}&limit=1`, { headers: authHeader() });
     totals[status] = ((await res.json()) as { total: number }).total;
   }
   return totals;
@@ -88,7 +89,7 @@ function loadSuite(options: () => DeploymentOptions, sizes: LoadSizes, workers: 
     const createMs = Date.now() - startedAt;
 
     const finished = await Promise.all(actions.map(({ actionId }) => until(`action ${actionId} terminal`, async () => {
-      const s = (await (await fetch(`${d!.base}/api/bulk-actions/${actionId}/stats`)).json()) as ActionStats;
+      const s = (await (await fetch(`${d!.base}/api/bulk-actions/${actionId}/stats`, { headers: authHeader() })).json()) as ActionStats;
       return ['COMPLETED', 'FAILED', 'CANCELLED'].includes(s.status) ? s : undefined;
     }, sizes.boundMs, d!.output)));
     const wallMs = Date.now() - startedAt;

@@ -12,6 +12,7 @@ import { expectAccountUntouched, expectActionInvariants, reportFault } from '../
 import { describeWithServices, services, uniqueName } from '../support/services';
 import { makeTestPlatform, type TestPlatform } from '../support/testPlatform';
 import { waitFor } from '../support/waitFor';
+import { authHeader } from '../support/apiHelpers';
 
 /**
  * Fault 4: poison and malformed batches reach the dead letters (the SQLite table embedded, the
@@ -76,7 +77,7 @@ function poisonSuite(mode: Mode): void {
     const create = async (entityType: string, entityIds: string[], title: string) => {
       const res = await fetch(`${base}/api/bulk-actions/${entityType}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...authHeader(), 'content-type': 'application/json' },
         body: JSON.stringify({ accountId: ACCOUNT, entityIds, fieldsToUpdate: { title } }),
       });
       expect(res.status, await res.clone().text()).toBe(202);

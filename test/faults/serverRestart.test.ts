@@ -5,6 +5,7 @@ import { expectAccountUntouched, expectActionInvariants, reportFault, type Actio
 import { privateServersAvailable, startPrivateFerretDb, startPrivateRabbit, type PrivateFerretDb, type PrivateRabbit } from '../support/privateServers';
 import { until } from '../support/serverProcess';
 import { services } from '../support/services';
+import { authHeader } from '../support/apiHelpers';
 
 /**
  * Fault 3 (distributed mode; embedded mode has no server to restart): RabbitMQ restarts mid-action
@@ -53,7 +54,7 @@ suite(`a RabbitMQ node and a FerretDB restarted mid-action${available.ok ? '' : 
     const submitted = [...mine.slice(0, 300).map((c) => c.id), theirs[0]!.id];
     const actionId = await d.create('contact', ACCOUNT, submitted, { title: 'first' });
     await until('the action part-way', async () => {
-      const s = (await (await fetch(`${d!.base}/api/bulk-actions/${actionId}/stats`)).json()) as ActionStats;
+      const s = (await (await fetch(`${d!.base}/api/bulk-actions/${actionId}/stats`, { headers: authHeader() })).json()) as ActionStats;
       return s.processed > 0 && s.processed < s.total ? true : undefined;
     }, 60_000, d.output);
     // The create during the outage works on the other 100, so each action's writes can be checked.
@@ -80,7 +81,7 @@ suite(`a RabbitMQ node and a FerretDB restarted mid-action${available.ok ? '' : 
     const sentAt = Date.now();
     const answer = await fetch(`${d!.base}/api/bulk-actions/contact`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': 'during-the-outage' },
+      headers: { ...authHeader(), 'content-type': 'application/json', 'idempotency-key': 'during-the-outage' },
       body: JSON.stringify({ accountId: ACCOUNT, entityIds: submitted, fieldsToUpdate: { title: 'second' } }),
     });
     return { answer, ms: Date.now() - sentAt };
@@ -95,7 +96,7 @@ suite(`a RabbitMQ node and a FerretDB restarted mid-action${available.ok ? '' : 
     const { answer } = sent;
     const answered = `${answer.status} after ${(sent.ms / 1000).toFixed(1)} s`;
     const body = await answer.text();
-    const list = (await (await fetch(`${d!.base}/api/bulk-actions?accountId=${ACCOUNT}`)).json()) as { items: { id: string; fieldsToUpdate: { title: string } }[] };
+    const list = (await (await fetch(`${d!.base}/api/bulk-actions?accountId=${ACCOUNT}`, { headers: authHeader() })).json()) as { items: { id: string; fieldsToUpdate: { title: string } }[] };
     const stored = list.items.filter((a) => a.fieldsToUpdate.title === 'second');
     expect(stored.length, 'at most one action for the create').toBeLessThanOrEqual(1);
     if (stored.length === 1) {

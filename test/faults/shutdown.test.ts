@@ -4,6 +4,7 @@ import { expectAccountUntouched, expectActionInvariants, reportFault, type Actio
 import type { ServerProcess } from '../support/serverProcess';
 import { until } from '../support/serverProcess';
 import { describeWithServices, services } from '../support/services';
+import { authHeader } from '../support/apiHelpers';
 
 /**
  * Fault 5: SIGTERM drains within SHUTDOWN_TIMEOUT_MS, even when the batches in flight need far
@@ -43,7 +44,7 @@ function shutdownSuite(options: () => DeploymentOptions, boundMs: number): void 
     const actionId = await d.create('contact', ACCOUNT, submitted, { title: 'drained' });
     // Once a batch is done, the workers are in the middle of the next ones (each takes 4 s).
     await until('the action part-way', async () => {
-      const s = (await (await fetch(`${d!.base}/api/bulk-actions/${actionId}/stats`)).json()) as ActionStats;
+      const s = (await (await fetch(`${d!.base}/api/bulk-actions/${actionId}/stats`, { headers: authHeader() })).json()) as ActionStats;
       return s.processed > 0 && s.processed < s.total ? true : undefined;
     }, 60_000, d.output);
     return { worker, actionId, submitted, theirs: theirs.map((c) => c.id) };

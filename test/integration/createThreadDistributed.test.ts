@@ -6,7 +6,8 @@ import { buildApp } from '../../src/api/buildApp';
 import { loadConfig } from '../../src/config';
 import { buildPlatform, type Platform } from '../../src/platform';
 import { deleteQueues, dropDatabases } from '../../scripts/realServers';
-import { createAction, createBody, expectApiError } from '../support/apiHelpers';
+import { createAction, createBody, expectApiError, testApiKeys } from '../support/apiHelpers';
+import { withTestKey } from '../support/testPlatform';
 import { waitFor } from '../support/waitFor';
 import { describeWithServices, services, uniqueName } from '../support/services';
 
@@ -36,10 +37,11 @@ describeWithServices('the create thread in distributed mode', ['mongodb', 'rabbi
       RABBITMQ_QUEUE: queue,
       MONGODB_MAX_WRITE_OPS: '40',
       LOG_LEVEL: 'silent',
+      API_KEYS: testApiKeys(),
     });
     platform = await buildPlatform(config, { logger: pino({ level: 'silent' }) });
     creates = await startCreateThread(platform, { sweepOutbox: false });
-    app = await buildApp(platform, { creates });
+    app = withTestKey(await buildApp(platform, { creates }));
 
     const key = { 'idempotency-key': 'dist-1' };
     const created = await createAction(app, createBody({ entityIds: ['c1', 'c2', 'c1'] }), key);

@@ -70,14 +70,21 @@ describe('seedDemoAccount', () => {
     const platform = await buildPlatform(config, { logger: pino({ level: 'silent' }) });
     try {
       const first = await seedDemoAccount(platform);
-      expect(first).toEqual({ accountId: 'demo', counts: { contact: 5_000, lead: 5_000, account: 2_000, product: 2_000 }, seededNow: true });
+      const keyFile = path.join(dir, 'platform', 'demo-api-key');
+      expect(first).toEqual({
+        accountId: 'demo',
+        counts: { contact: 5_000, lead: 5_000, account: 2_000, product: 2_000 },
+        seededNow: true,
+        apiKey: { file: keyFile, createdKey: expect.stringMatching(/^bap_/) as unknown as string },
+      });
       expect(await platform.entityStore.get('contact', 'demo', 'contact-0000001')).not.toBeNull();
       expect(await platform.entityStore.count('contact', 'other')).toBe(100);
       // Account isolation: the other account's contacts are invisible from the demo account.
       expect(await platform.entityStore.get('contact', 'demo', 'other-contact-0000001')).toBeNull();
 
       const second = await seedDemoAccount(platform);
-      expect(second).toEqual({ ...first, seededNow: false });
+      // The key is kept and reused, not printed again.
+      expect(second).toEqual({ ...first, seededNow: false, apiKey: { file: keyFile, createdKey: null } });
     } finally {
       await platform.close();
     }

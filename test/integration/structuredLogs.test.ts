@@ -10,7 +10,8 @@ import { buildPlatform, type Platform } from '../../src/platform';
 import { startWorkers } from '../../src/processing/workers';
 import type { Subscription } from '../../src/queue/batchQueue';
 import type { BatchMessage } from '../../src/types/entities';
-import { waitForAction } from '../support/testPlatform';
+import { TEST_ADMIN_KEY, testApiKeys } from '../support/apiHelpers';
+import { waitForAction, withTestKey } from '../support/testPlatform';
 import { waitFor } from '../support/waitFor';
 
 /**
@@ -35,10 +36,10 @@ afterEach(async () => {
 /** An embedded platform and app logging at debug into `lines`, like src/server.ts wires them. */
 async function start(lines: Line[]) {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulk-logs-'));
-  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'debug', BATCH_SIZE: '2', RETRY_BASE_DELAY_MS: '1' });
+  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'debug', BATCH_SIZE: '2', RETRY_BASE_DELAY_MS: '1', API_KEYS: testApiKeys() });
   const logger = createLogger(config.logLevel, { write: (line: string) => void lines.push(JSON.parse(line) as Line) });
   platform = await buildPlatform(config, { logger });
-  app = await buildApp(platform, { logger });
+  app = withTestKey(await buildApp(platform, { logger }));
   const entities = ['c1', 'c2', 'c3'].map((id) => ({ id, data: { status: 'lead' } }));
   await platform.entityStore.insertMany('contact', 'acme', entities, Date.now());
   return { platform, app, logger };
@@ -105,5 +106,19 @@ describe('structured logs', () => {
       expect(line).not.toHaveProperty('pid');
       expect(line).not.toHaveProperty('hostname');
     }
+  });
+
+  it('never logs an API key: not the Authorization header, not a key sent in the query string (refused, its value masked)', async () => {
+    const lines: Line[] = [];
+    const { app } = await start(lines);
+    expect((await app.inject({ method: 'GET', url: '/api/bulk-actions' })).statusCode).toBe(200);
+    const inQuery = await app.inject({ method: 'GET', url: `/api/bulk-actions?accountId=acme&api_key=${TEST_ADMIN_KEY}`, headers: { authorization: '' } });
+    expect(inQuery.statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: `/api/bulk-actions?Token=${TEST_ADMIN_KEY}` })).statusCode).toBe(400);
+    const text = lines.map((l) => JSON.stringify(l)).join('\n');
+    expect(text).toContain('incoming request');
+    expect(text).toContain('api_key=***');
+    expect(text).toContain('Token=***');
+    expect(text).not.toContain(TEST_ADMIN_KEY);
   });
 });

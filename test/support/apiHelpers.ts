@@ -11,6 +11,20 @@ import type { TestPlatform } from './testPlatform';
 
 export type Json = Record<string, unknown>;
 
+/**
+ * The admin key every test platform and test server accepts (API_KEYS, `*`): it may act for any
+ * account, so a test that is not about tenants names its accounts in bodies and queries as before.
+ */
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+/** API_KEYS for a test server: the admin key, plus `extra` (e.g. `key:acme`). */
+export function testApiKeys(...extra: string[]): string {
+  return [`${TEST_ADMIN_KEY}:*`, ...extra].join(',');
+}
+/** `{ authorization: 'Bearer <key>' }`, the admin key by default: for fetch() and inject(). */
+export function authHeader(key: string = TEST_ADMIN_KEY): Record<string, string> {
+  return { authorization: `Bearer ${key}` };
+}
+
 /** A valid POST /api/bulk-actions body; `overrides` replace (or, with undefined, remove) keys. */
 export function createBody(overrides: Record<string, unknown> = {}): Json {
   const body: Json = { accountId: 'acme', entityType: 'contact', entityIds: ['c1', 'c2'], fieldsToUpdate: { status: 'customer' } };

@@ -9,6 +9,7 @@ import { seedEntities } from '../../src/seeding/generateEntities';
 import type { EntityStore } from '../../src/store/entityStore';
 import { freePort, startServer, until, type ServerProcess } from './serverProcess';
 import { uniqueName } from './services';
+import { authHeader } from './apiHelpers';
 
 /**
  * One deployment of the platform as real processes, for fault tests that kill and restart them:
@@ -123,7 +124,7 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
     create: async (entityType, accountId, entityIds, fieldsToUpdate) => {
       const res = await fetch(`${base}/api/bulk-actions/${entityType}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...authHeader(), 'content-type': 'application/json' },
         body: JSON.stringify({ accountId, entityIds, fieldsToUpdate }),
       });
       expect(res.status, await res.clone().text()).toBe(202);

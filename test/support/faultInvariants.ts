@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
 import { until } from './serverProcess';
+import { authHeader } from './apiHelpers';
 
 /**
  * The invariants every fault test checks after its fault (issue 6, "Faults"), over HTTP, the way
@@ -64,7 +65,7 @@ export async function expectActionInvariants(check: InvariantCheck): Promise<Inv
   const stats = await until(
     `action ${check.actionId} terminal within ${check.boundMs} ms`,
     async () => {
-      const res = await fetch(`${check.base}/api/bulk-actions/${check.actionId}/stats`);
+      const res = await fetch(`${check.base}/api/bulk-actions/${check.actionId}/stats`, { headers: authHeader() });
       const s = (await res.json()) as ActionStats;
       return TERMINAL.includes(s.status) ? s : undefined;
     },
@@ -113,7 +114,7 @@ export async function expectActionInvariants(check: InvariantCheck): Promise<Inv
 export async function allLogs(base: string, actionId: string): Promise<LogRow[]> {
   const rows: LogRow[] = [];
   for (let page = 1; ; page++) {
-    const res = await fetch(`${base}/api/bulk-actions/${actionId}/logs?page=${page}&limit=1000`);
+    const res = await fetch(`${base}/api/bulk-actions/${actionId}/logs?page=${page}&limit=1000`, { headers: authHeader() });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { items: LogRow[]; total: number };
     rows.push(...body.items);
@@ -135,7 +136,7 @@ export async function expectAccountUntouched(base: string, entityType: string, a
 }
 
 async function getEntity(base: string, entityType: string, accountId: string, id: string): Promise<Record<string, unknown> | null> {
-  const res = await fetch(`${base}/api/entities/${entityType}/${encodeURIComponent(id)}?accountId=${encodeURIComponent(accountId)}`);
+  const res = await fetch(`${base}/api/entities/${entityType}/${encodeURIComponent(id)}?accountId=${encodeURIComponent(accountId)}`, { headers: authHeader() });
   if (res.status === 404) return null;
   expect(res.status).toBe(200);
   return (await res.json()) as Record<string, unknown>;

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import { testApiKeys } from './apiHelpers';
 
 /**
  * Real server processes for end-to-end tests: `node --import tsx src/server.ts [--role ...]`,
@@ -14,9 +15,10 @@ export interface ServerProcess {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Starts a server; it accepts the test admin key (API_KEYS, see apiHelpers.ts) unless `env` sets API_KEYS. */
 export function startServer(env: Record<string, string>, args: string[] = []): ServerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', ...args], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, API_KEYS: testApiKeys(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

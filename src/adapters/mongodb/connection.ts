@@ -4,6 +4,7 @@ import type { DistributedSettings } from '../../config';
 import type { Logger } from '../../observability/logger';
 import type { DedupeFieldOf } from '../../store/entityStore';
 import { ATOMIC_UPDATES, DocumentLocks, type UpdateSerializer } from './documentLocks';
+import { MongoApiKeyStore } from './mongoApiKeyStore';
 import { MongoEntityStore } from './mongoEntityStore';
 import { MongoJobStore } from './mongoJobStore';
 import { MongoRateLimiter } from './mongoRateLimiter';
@@ -13,6 +14,7 @@ import { ensureIndexes } from './schema';
 export interface MongoStores {
   jobStore: MongoJobStore;
   entityStore: MongoEntityStore;
+  apiKeyStore: MongoApiKeyStore;
   /** A limiter shared by every process on this database: `limit` allowed hits per key per `windowMs` (default one minute). */
   rateLimiter(limit: number, windowMs?: number): RateLimiter;
   /** Closes the client (the stores' own close() does nothing). */
@@ -37,6 +39,7 @@ export async function openMongoStores(settings: DistributedSettings, dedupeField
     return {
       jobStore: new MongoJobStore(db, { maxWriteOps, updates }),
       entityStore: new MongoEntityStore(db, dedupeFieldOf, { maxWriteOps, logger }),
+      apiKeyStore: new MongoApiKeyStore(db),
       rateLimiter: (limit, windowMs) => new MongoRateLimiter(db, limit, windowMs, { updates }),
       close: () => client.close(),
     };

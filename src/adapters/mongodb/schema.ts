@@ -12,6 +12,7 @@ import type { Logger } from '../../observability/logger';
  * - `action_key_claims`: temporary de-dup key owners, `_id` = `<actionId>:<key>`; deleted at completion.
  * - `action_purges`: actions whose retention purge has begun (`_id` = action id); see purge.ts.
  * - `rate_limits`: one document per rate-limited key (an account).
+ * - `api_keys`: API keys by id (`_id`), account and sha256 hash, never the key; see src/auth/.
  * - `document_locks`: only on servers without atomic updates (FerretDB 1.x); see documentLocks.ts.
  * - `entities_<type>`: the CRM records of one entity type, `_id` = entity id.
  */
@@ -24,6 +25,7 @@ export const COLLECTIONS = {
   actionPurges: 'action_purges',
   rateLimits: 'rate_limits',
   documentLocks: 'document_locks',
+  apiKeys: 'api_keys',
 } as const;
 
 /** What MongoDB answers for a feature the server does not have (FerretDB 1.x: partial and TTL indexes). */
