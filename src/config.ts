@@ -29,6 +29,8 @@ export interface Config {
   /** The nice value of the threads that work in the background (batch workers, the create thread): the API's event loop gets a core first (BACKGROUND_THREAD_NICE; 0 = no change). */
   backgroundThreadNice: number;
   maxEntityIds: number;
+  /** Lengths and counts a create body may reach: see InputLimits. */
+  inputLimits: InputLimits;
   bodyLimitBytes: number;
   /** How many large create bodies are taken at once: see LargeBodySettings. */
   largeBodies: LargeBodySettings;
@@ -89,6 +91,24 @@ export interface LargeBodySettings {
   thresholdBytes: number;
   /** CREATE_MAX_LARGE_BODIES (default 2). */
   maxAtOnce: number;
+}
+
+/**
+ * What one create body may hold besides its number of IDs (MAX_ENTITY_IDS), checked by request
+ * validation before anything is stored (400 with the field past a limit). Lengths count UTF-16
+ * code units (JavaScript's string length).
+ */
+export interface InputLimits {
+  /** MAX_ENTITY_ID_LENGTH (default 256). */
+  maxEntityIdLength: number;
+  /** MAX_FIELD_NAME_LENGTH (default 128). */
+  maxFieldNameLength: number;
+  /** MAX_UPDATE_FIELDS: fields one fieldsToUpdate may set (default 100). */
+  maxUpdateFields: number;
+  /** MAX_FIELD_STRING_LENGTH: a string value, or an item of a list value (default 10,000); a declared field's own maxLength is checked too. */
+  maxFieldStringLength: number;
+  /** MAX_FIELD_ARRAY_ITEMS: items in a list value (default 1,000); a declared field's own maxItems is checked too. */
+  maxFieldArrayItems: number;
 }
 
 export interface OutboxSettings {
@@ -156,6 +176,13 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     workerThreads: int(env, 'WORKER_THREADS', 2, 0, 64),
     backgroundThreadNice: int(env, 'BACKGROUND_THREAD_NICE', 10, 0, 19),
     maxEntityIds: int(env, 'MAX_ENTITY_IDS', 1_000_000, 1, 10_000_000),
+    inputLimits: {
+      maxEntityIdLength: int(env, 'MAX_ENTITY_ID_LENGTH', 256, 1, 1024),
+      maxFieldNameLength: int(env, 'MAX_FIELD_NAME_LENGTH', 128, 1, 1024),
+      maxUpdateFields: int(env, 'MAX_UPDATE_FIELDS', 100, 1, 10_000),
+      maxFieldStringLength: int(env, 'MAX_FIELD_STRING_LENGTH', 10_000, 1, 1_000_000),
+      maxFieldArrayItems: int(env, 'MAX_FIELD_ARRAY_ITEMS', 1_000, 1, 100_000),
+    },
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     largeBodies: {
       thresholdBytes: int(env, 'CREATE_LARGE_BODY_BYTES', 1024 * 1024, 1, 1024 * 1024 * 1024),

@@ -18,6 +18,13 @@ export const API_ERRORS = {
   DEDUPE_KEY_CONFLICT: { status: 400, message: 'A de-duplication key cannot be set to one value on more than one entity.' },
   SCHEDULING_NOT_SUPPORTED: { status: 400, message: 'scheduledAt is not supported yet.' },
   INVALID_QUERY: { status: 400, message: 'A query parameter has an invalid value.' },
+  INVALID_UTF8: { status: 400, message: 'The request body is not valid UTF-8.' },
+  INVALID_STRING: { status: 400, message: 'A string is not well-formed Unicode (a lone surrogate) or contains U+0000; it cannot be stored as sent.' },
+  UNREPRESENTABLE_NUMBER: {
+    status: 400,
+    message: 'A number cannot be stored exactly as sent: numbers must be finite, within ±(2^53 - 1), not -0, and have no more digits than a double holds.',
+  },
+  TOO_MANY_UPDATE_FIELDS: { status: 400, message: 'fieldsToUpdate sets too many fields.' },
   INVALID_URL: { status: 400, message: 'The URL is malformed.' },
   API_KEY_IN_QUERY: { status: 400, message: 'API keys go in the Authorization header (Bearer), never in the URL; revoke a key that was sent in one.' },
   UNAUTHORIZED: { status: 401, message: 'Send a valid API key: Authorization: Bearer <key>.' },

@@ -17,7 +17,7 @@ export interface CreateDeps {
   /** Each type's declared fields (a HandlerRegistry will do). */
   handlers: RequestSchemas;
   logger: Logger;
-  config: Pick<Config, 'batchSize' | 'maxEntityIds' | 'duplicateWindowSeconds' | 'outbox'>;
+  config: Pick<Config, 'batchSize' | 'maxEntityIds' | 'inputLimits' | 'duplicateWindowSeconds' | 'outbox'>;
   now: () => number;
   newId: () => string;
   /** Tests: a crash point between the stored action and its publish (src/processing/crashPoints.ts). */
@@ -49,7 +49,7 @@ export async function createBulkAction(
   if (idempotencyKey !== null && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
     throw new ApiError('INVALID_FIELD', 'Idempotency-Key must be 1 to 200 printable ASCII characters', { field: 'Idempotency-Key' });
   }
-  const request = validateCreateRequest(body, deps.handlers, { maxEntityIds: config.maxEntityIds }, callerAccount);
+  const request = validateCreateRequest(body, deps.handlers, { maxEntityIds: config.maxEntityIds, ...config.inputLimits }, callerAccount);
 
   const now = deps.now();
   const { accountId, entityType, entityIds, fieldsToUpdate } = request;

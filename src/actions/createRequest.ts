@@ -1,5 +1,6 @@
 import { ApiError } from '../errors';
 import { createBulkAction, type CreateDeps, type CreateResult } from './createBulkAction';
+import { parseExactJson } from './exactJson';
 import { isPlainObject } from './validateRequest';
 
 /**
@@ -37,31 +38,18 @@ export function inProcessCreates(deps: CreateDeps): CreateRunner {
 }
 
 /**
- * The request body as createBulkAction takes it. Parses the bytes exactly as Fastify's JSON parser
- * did when it parsed them on the event loop (a leading BOM dropped, no prototype-poisoning scan,
- * the same error codes and messages), so an answer does not depend on where the create ran.
+ * The request body as createBulkAction takes it. Parses the bytes as Fastify's JSON parser did
+ * when it parsed them on the event loop (a leading BOM dropped, no prototype-poisoning scan, the
+ * same error codes and messages), except that what JSON.parse would change is refused: bytes that
+ * are not UTF-8 and numbers a double cannot give back as sent (src/actions/exactJson.ts).
  * On the type route the URL names the type, and a body that names one too is refused.
  */
 export function createBody(bytes: Uint8Array | null, routeEntityType: string | null): unknown {
-  const body = bytes === null ? undefined : parseJson(bytes);
+  const body = bytes === null ? undefined : parseExactJson(bytes);
   if (routeEntityType === null) return body;
   if (!isPlainObject(body)) throw new ApiError('INVALID_BODY');
   if (Object.hasOwn(body, 'entityType')) {
     throw new ApiError('INVALID_FIELD', 'entityType comes from the URL on this route', { field: 'entityType' });
   }
   return { ...body, entityType: routeEntityType };
-}
-
-const decoder = new TextDecoder('utf-8');
-
-function parseJson(bytes: Uint8Array): unknown {
-  if (bytes.length === 0) throw new ApiError('INVALID_BODY');
-  // TextDecoder drops a leading BOM, as Fastify's parser (secure-json-parse) did.
-  const text = decoder.decode(bytes);
-  try {
-    return JSON.parse(text);
-  } catch (thrown) {
-    const message = thrown instanceof Error ? thrown.message : String(thrown);
-    throw new ApiError('INVALID_JSON', `The request body is not valid JSON: ${message}`);
-  }
 }

@@ -1,8 +1,10 @@
+import type { InputLimits } from '../config';
 import { ApiError } from '../errors';
 import type { BaseEntityHandler } from '../handlers/BaseEntityHandler';
 import { checkFieldValue } from '../handlers/fieldSchema';
 import type { HandlerRegistry } from '../handlers/index';
 import type { FieldUpdates, FieldValue } from '../types/entities';
+import { numberProblem, stringProblem } from './exactValues';
 
 /**
  * What request validation reads of a handler: its type, its declared fields and its de-dup key.
@@ -30,14 +32,13 @@ export interface ValidatedRequest {
   scheduledAt: number | null;
 }
 
-export interface RequestLimits {
+/** MAX_ENTITY_IDS and the lengths and counts of src/config.ts's InputLimits. */
+export interface RequestLimits extends InputLimits {
   maxEntityIds: number;
 }
 
 const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(['accountId', 'entityType', 'entityIds', 'fieldsToUpdate', 'scheduledAt']);
 const MAX_ACCOUNT_ID_LENGTH = 128;
-const MAX_ENTITY_ID_LENGTH = 256;
-const MAX_FIELD_NAME_LENGTH = 128;
 
 /**
  * Names no update may set, whatever the handler declares: prototype keys (an update object is
@@ -82,9 +83,10 @@ export function validateCreateRequest(
   }
 
   const accountId = readAccountId(body, callerAccount);
+  checkString(accountId, 'accountId');
   const handler = readHandler(body, registry);
-  const entityIds = readEntityIds(body, limits.maxEntityIds);
-  const fieldsToUpdate = readFieldsToUpdate(body, handler);
+  const entityIds = readEntityIds(body, limits);
+  const fieldsToUpdate = readFieldsToUpdate(body, handler, limits);
 
   const dedupeKey = handler.dedupeKey;
   if (dedupeKey !== undefined && Object.hasOwn(fieldsToUpdate, dedupeKey) && fieldsToUpdate[dedupeKey] !== null) {
@@ -134,7 +136,7 @@ function readHandler(body: Record<string, unknown>, registry: RequestSchemas): R
 }
 
 /** Runs on up to a million IDs per request, hence the plain loop and no per-item allocation. */
-function readEntityIds(body: Record<string, unknown>, maxEntityIds: number): string[] {
+function readEntityIds(body: Record<string, unknown>, { maxEntityIds, maxEntityIdLength }: RequestLimits): string[] {
   if (!Object.hasOwn(body, 'entityIds')) throw missing('entityIds');
   const ids = body.entityIds;
   if (!Array.isArray(ids) || ids.length === 0) throw new ApiError('INVALID_ENTITY_IDS', undefined, { field: 'entityIds' });
@@ -147,44 +149,55 @@ function readEntityIds(body: Record<string, unknown>, maxEntityIds: number): str
   }
   for (let i = 0; i < ids.length; i++) {
     const id: unknown = ids[i];
-    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ENTITY_ID_LENGTH) {
+    if (typeof id !== 'string' || id.length === 0 || id.length > maxEntityIdLength) {
       throw new ApiError(
         'INVALID_ENTITY_IDS',
-        `entityIds[${i}] must be a non-empty string of at most ${MAX_ENTITY_ID_LENGTH} characters`,
-        { field: `entityIds[${i}]` },
+        `entityIds[${i}] must be a non-empty string of at most ${maxEntityIdLength} characters`,
+        { field: `entityIds[${i}]`, max: maxEntityIdLength },
       );
     }
+    // The path is built only for a refusal: a string per ID would cost more than the check.
+    if (stringProblem(id) !== null) checkString(id, `entityIds[${i}]`);
   }
   return ids as string[];
 }
 
 /** Returns a fresh object holding only the validated keys, so nothing unchecked reaches the stores. */
-function readFieldsToUpdate(body: Record<string, unknown>, handler: RequestSchema): FieldUpdates {
+function readFieldsToUpdate(body: Record<string, unknown>, handler: RequestSchema, limits: RequestLimits): FieldUpdates {
   if (!Object.hasOwn(body, 'fieldsToUpdate')) throw missing('fieldsToUpdate');
   const raw = body.fieldsToUpdate;
   if (!isPlainObject(raw)) throw new ApiError('INVALID_FIELD', 'fieldsToUpdate must be an object', { field: 'fieldsToUpdate' });
   const names = Object.keys(raw);
   if (names.length === 0) throw new ApiError('EMPTY_UPDATE', undefined, { field: 'fieldsToUpdate' });
+  if (names.length > limits.maxUpdateFields) {
+    throw new ApiError('TOO_MANY_UPDATE_FIELDS', `fieldsToUpdate may set at most ${limits.maxUpdateFields} fields; got ${names.length}`, {
+      field: 'fieldsToUpdate',
+      max: limits.maxUpdateFields,
+      received: names.length,
+    });
+  }
 
   const fields: FieldUpdates = {};
   for (const name of names) {
     const path = `fieldsToUpdate.${name}`;
-    checkFieldName(name, path);
+    checkFieldName(name, path, limits.maxFieldNameLength);
     const value = raw[name];
     const problem = handler.fields ? checkDeclaredField(handler, name, value, path) : checkUndeclaredValue(value);
     if (problem !== null) {
       throw new ApiError('INVALID_UPDATE_VALUE', `${path} ${problem}`, { field: path, reason: problem });
     }
+    checkExactValue(value as FieldValue, path, limits);
     // Safe: checkFieldName has already rejected "__proto__".
     fields[name] = Array.isArray(value) ? [...(value as string[])] : (value as FieldValue);
   }
   return fields;
 }
 
-function checkFieldName(name: string, path: string): void {
-  if (name.length === 0 || name.length > MAX_FIELD_NAME_LENGTH) {
-    throw new ApiError('INVALID_FIELD', `Field names must be 1 to ${MAX_FIELD_NAME_LENGTH} characters`, { field: path });
+function checkFieldName(name: string, path: string, maxLength: number): void {
+  if (name.length === 0 || name.length > maxLength) {
+    throw new ApiError('INVALID_FIELD', `Field names must be 1 to ${maxLength} characters`, { field: path, max: maxLength });
   }
+  checkString(name, path);
   if (RESERVED_FIELD_NAMES.has(name) || name.startsWith('$') || name.includes('.')) {
     throw new ApiError('RESERVED_FIELD', `${name} cannot be updated in bulk`, { field: path });
   }
@@ -209,6 +222,41 @@ function checkUndeclaredValue(value: unknown): string | null {
   if (typeof value === 'number') return Number.isFinite(value) ? null : 'must be a finite number';
   if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return null;
   return 'must be a string, number, boolean, null or an array of strings';
+}
+
+/**
+ * A value that fits its field's type may still be one the stores would not give back exactly
+ * (src/actions/exactValues.ts), or be past the request limits, which hold for every type,
+ * declared or seed-style. A value here is flat (a scalar or a list of strings): deeper values
+ * were refused by the type checks.
+ */
+function checkExactValue(value: FieldValue, path: string, limits: RequestLimits): void {
+  if (typeof value === 'number') {
+    const problem = numberProblem(value);
+    if (problem !== null) throw new ApiError('UNREPRESENTABLE_NUMBER', `${path} ${problem}`, { field: path, reason: problem });
+  } else if (typeof value === 'string') {
+    checkFieldString(value, path, limits.maxFieldStringLength);
+  } else if (Array.isArray(value)) {
+    if (value.length > limits.maxFieldArrayItems) {
+      const reason = `must have at most ${limits.maxFieldArrayItems} items`;
+      throw new ApiError('INVALID_UPDATE_VALUE', `${path} ${reason}`, { field: path, reason, max: limits.maxFieldArrayItems });
+    }
+    value.forEach((item, i) => checkFieldString(item, `${path}[${i}]`, limits.maxFieldStringLength));
+  }
+}
+
+function checkFieldString(value: string, path: string, maxLength: number): void {
+  if (value.length > maxLength) {
+    const reason = `must be at most ${maxLength} characters`;
+    throw new ApiError('INVALID_UPDATE_VALUE', `${path} ${reason}`, { field: path, reason, max: maxLength });
+  }
+  checkString(value, path);
+}
+
+/** Refuses a string the stores would not give back as sent (a lone surrogate, NUL). */
+function checkString(value: string, field: string): void {
+  const problem = stringProblem(value);
+  if (problem !== null) throw new ApiError('INVALID_STRING', `${field} ${problem}`, { field, reason: problem });
 }
 
 /** Cheaper than building a Set of a million IDs: one differing ID is enough. */

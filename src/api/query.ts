@@ -1,3 +1,4 @@
+import { stringProblem } from '../actions/exactValues';
 import { ApiError } from '../errors';
 
 /** A repeated parameter arrives as an array: every reader below refuses it with INVALID_QUERY. */
@@ -16,11 +17,24 @@ export function pageParams(query: Query, defaultLimit = 50, maxLimit = 1000): Pa
   return { page, limit, offset: (page - 1) * limit };
 }
 
-/** An optional single-valued string parameter; empty counts as absent. */
+/** Longer than any ID, account or type name the platform accepts (entity IDs: MAX_ENTITY_ID_LENGTH, at most 1024). */
+export const MAX_QUERY_VALUE_LENGTH = 1024;
+
+/**
+ * An optional single-valued string parameter; empty counts as absent. Refused (INVALID_QUERY with
+ * the parameter as details.field): a repeated parameter, one over MAX_QUERY_VALUE_LENGTH, and one
+ * no store could hold as sent (U+0000; a lone surrogate cannot arrive percent-encoded, since
+ * Fastify leaves malformed UTF-8 escapes as they were).
+ */
 export function stringParam(query: Query, name: string): string | undefined {
   const raw = query[name];
   if (raw === undefined || raw === '') return undefined;
   if (typeof raw !== 'string') throw new ApiError('INVALID_QUERY', `${name} must be given once`, { field: name });
+  if (raw.length > MAX_QUERY_VALUE_LENGTH) {
+    throw new ApiError('INVALID_QUERY', `${name} must be at most ${MAX_QUERY_VALUE_LENGTH} characters`, { field: name, max: MAX_QUERY_VALUE_LENGTH });
+  }
+  const problem = stringProblem(raw);
+  if (problem !== null) throw new ApiError('INVALID_QUERY', `${name} ${problem}`, { field: name, reason: problem });
   return raw;
 }
 

@@ -1,4 +1,6 @@
 import { describe, it, expect } from 'vitest';
+import { firstInexactNumber } from '../../src/actions/exactJson';
+import { numberLiteralProblem } from '../../src/actions/exactValues';
 import { validateCreateRequest } from '../../src/actions/validateRequest';
 import { ApiError, type ApiErrorCode } from '../../src/errors';
 import { BaseEntityHandler } from '../../src/handlers/BaseEntityHandler';
@@ -6,7 +8,7 @@ import type { EntitySchema } from '../../src/handlers/fieldSchema';
 import { handlers, type HandlerRegistry } from '../../src/handlers/index';
 import type { FieldUpdates } from '../../src/types/entities';
 
-const limits = { maxEntityIds: 1_000_000 };
+const limits = { maxEntityIds: 1_000_000, maxEntityIdLength: 256, maxFieldNameLength: 128, maxUpdateFields: 100, maxFieldStringLength: 10_000, maxFieldArrayItems: 1_000 };
 
 function body(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return { accountId: 'acct-1', entityType: 'contact', entityIds: ['c1', 'c2'], fieldsToUpdate: { status: 'customer' }, ...overrides };
@@ -14,7 +16,7 @@ function body(overrides: Record<string, unknown> = {}): Record<string, unknown> 
 
 function rejection(input: unknown, registry: HandlerRegistry = handlers, max = limits.maxEntityIds): ApiError {
   try {
-    validateCreateRequest(input, registry, { maxEntityIds: max });
+    validateCreateRequest(input, registry, { ...limits, maxEntityIds: max });
   } catch (thrown) {
     if (thrown instanceof ApiError) return thrown;
     throw thrown;
@@ -220,5 +222,42 @@ describe('validateCreateRequest', () => {
 
   it('rejects a non-null scheduledAt until scheduling lands', () => {
     expectRejected(body({ scheduledAt: '2030-01-01T00:00:00Z' }), 'SCHEDULING_NOT_SUPPORTED', 'scheduledAt');
+  });
+});
+
+describe('values the stores could not give back exactly', () => {
+  it('refuses unsafe, non-finite and -0 numbers, lone surrogates and NUL, wherever they are accepted', () => {
+    const seedStyle = (fieldsToUpdate: unknown) => ({ accountId: 'a', entityType: 'note', entityIds: ['n1'], fieldsToUpdate });
+    expectRejected(body({ entityType: 'account', fieldsToUpdate: { employees: 2 ** 53 } }), 'UNREPRESENTABLE_NUMBER', 'fieldsToUpdate.employees');
+    expectRejected(seedStyle({ n: -(2 ** 53) }), 'UNREPRESENTABLE_NUMBER', 'fieldsToUpdate.n', seedRegistry);
+    expectRejected(seedStyle({ n: -0 }), 'UNREPRESENTABLE_NUMBER', 'fieldsToUpdate.n', seedRegistry);
+    expectRejected(seedStyle({ n: Infinity }), 'INVALID_UPDATE_VALUE', 'fieldsToUpdate.n', seedRegistry);
+    expectRejected(seedStyle({ s: 'a\ud800' }), 'INVALID_STRING', 'fieldsToUpdate.s', seedRegistry);
+    expectRejected(seedStyle({ l: ['ok', '\udc00'] }), 'INVALID_STRING', 'fieldsToUpdate.l[1]', seedRegistry);
+    expectRejected(seedStyle({ 'k\ud800': 1 }), 'INVALID_STRING', 'fieldsToUpdate.k\ud800', seedRegistry);
+    expectRejected(body({ accountId: 'a\0' }), 'INVALID_STRING', 'accountId');
+    expectRejected(body({ entityIds: ['c1', 'c\0'] }), 'INVALID_STRING', 'entityIds[1]');
+    expect(validateCreateRequest(seedStyle({ n: Number.MAX_SAFE_INTEGER, m: -Number.MAX_SAFE_INTEGER, s: '😀' }), seedRegistry, limits).fieldsToUpdate)
+      .toEqual({ n: Number.MAX_SAFE_INTEGER, m: -Number.MAX_SAFE_INTEGER, s: '😀' });
+  });
+});
+
+describe('numberLiteralProblem (lossless-json isSafeNumber semantics)', () => {
+  it.each(['0', '0.1', '1.50', '1e2', '1E+2', '-5', '0e5', '9007199254740991', '-9007199254740991', '0.30000000000000004', '2.5e-7', '123456789012345.6'])(
+    'accepts %s: its double gives back the same number',
+    (literal) => expect(numberLiteralProblem(literal)).toBeNull(),
+  );
+  it.each(['1.00000000000000001', '0.1000000000000000055511151231257827', '1e-400', '9007199254740992', '12345678901234567890', '1e21', '1e400', '-0', '-0.0e3'])(
+    'refuses %s',
+    (literal) => expect(numberLiteralProblem(literal)).not.toBeNull(),
+  );
+});
+
+describe('firstInexactNumber', () => {
+  it('names the path of the first inexact literal, skipping strings (escaped quotes included) and keys', () => {
+    const text = '{"a\\"":"x\\",1.00000000000000001","k\\u00e9":{"ids":[1,"2",[true,null,-0]]},"z":1.00000000000000001}';
+    expect(JSON.parse(text)).toBeTruthy();
+    expect(firstInexactNumber(text)).toEqual({ path: 'ké.ids[2][2]', literal: '-0', problem: expect.any(String) });
+    expect(firstInexactNumber('{"a":[1.5,2e3,"1e999"]}')).toBeNull();
   });
 });
