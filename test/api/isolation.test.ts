@@ -113,6 +113,22 @@ describe('account A against account B', () => {
     expect((await createAs(B, { ...body, fieldsToUpdate: { title: 'two' } })).statusCode).toBe(202);
   });
 
+  it("scopes Idempotency-Key to the account: B's key used by A neither replays B's answer nor names B's action", async () => {
+    await platform();
+    const body = { entityIds: ['b1'], fieldsToUpdate: { status: 'customer' } };
+    const theirs = await postJson(t.app, '/api/bulk-actions/contact', body, { ...B, 'idempotency-key': 'k-1' });
+    expect(theirs.statusCode).toBe(202);
+    const theirId = (theirs.json() as { id: string }).id;
+    const ours = await postJson(t.app, '/api/bulk-actions/contact', body, { ...A, 'idempotency-key': 'k-1' });
+    expect(ours.statusCode, ours.body).toBe(202);
+    expect(ours.headers['idempotent-replayed']).toBe('false');
+    expect(ours.json()).toMatchObject({ accountId: 'acme' });
+    // A reusing the key with another body is told about its own action only.
+    const reused = await postJson(t.app, '/api/bulk-actions/contact', { ...body, fieldsToUpdate: { status: 'churned' } }, { ...A, 'idempotency-key': 'k-1' });
+    expect(expectApiError(reused, 409, 'IDEMPOTENCY_KEY_REUSED', null)).toEqual({ actionId: (ours.json() as { id: string }).id });
+    expect(reused.body).not.toContain(theirId);
+  });
+
   it("forged queue messages change nothing of B's beyond B's own plan", async () => {
     await platform();
     const ours = await createdAs(A, ['a1']);
