@@ -38,6 +38,18 @@ export function stringParam(query: Query, name: string): string | undefined {
   return raw;
 }
 
+/**
+ * A URL segment that names a stored record (an action's or an entity's id), checked before any
+ * store sees it: at most `maxLength` characters, and text every store can take (FerretDB on
+ * PostgreSQL fails the whole query on U+0000, which would be a 500). Throws 400 INVALID_FIELD with
+ * `name` as details.field.
+ */
+export function idParam(value: string, name: string, maxLength: number): string {
+  const problem = value.length > maxLength ? `must be at most ${maxLength} characters` : stringProblem(value);
+  if (problem !== null) throw new ApiError('INVALID_FIELD', `${name} ${problem}`, { field: name, reason: problem });
+  return value;
+}
+
 export function intParam(query: Query, name: string, fallback: number, min: number, max: number): number {
   const raw = stringParam(query, name);
   if (raw === undefined) return fallback;

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preParsingHookHa
 import { actionView, statsOf } from '../actions/actionView';
 import { inProcessCreates, type CreateRunner } from '../actions/createRequest';
 import { LargeBodyGate } from '../actions/largeBodyGate';
+import { stringProblem } from '../actions/exactValues';
 import { enumParam, pageParams, stringParam, type Query } from '../api/query';
 import { actingAccount, callerOf, maySee } from '../auth/requestAuth';
 import { isAdmin, type Caller } from '../auth/authenticator';
@@ -104,7 +105,7 @@ export const bulkActionRoutes: FastifyPluginAsync<BulkActionRoutesOptions> = asy
   app.get<{ Params: { id: string } }>('/:id', async (request) => actionView(await mustGet(platform, callerOf(request), request.params.id)));
 
   app.get<{ Params: { id: string } }>('/:id/stats', async (request) => {
-    const found = await platform.jobStore.getActionWithErrors(request.params.id);
+    const found = storable(request.params.id) ? await platform.jobStore.getActionWithErrors(request.params.id) : null;
     if (!found || !maySee(callerOf(request), found.action.accountId)) throw notFound(request.params.id);
     return statsOf(found.action, found.errorsByCode);
   });
@@ -133,9 +134,18 @@ export const bulkActionRoutes: FastifyPluginAsync<BulkActionRoutesOptions> = asy
 
 /** The action, if the caller may see it. Another account's action answers exactly as a missing one: 404, same body. */
 async function mustGet(platform: Platform, caller: Caller, id: string): Promise<BulkAction> {
-  const action = await platform.jobStore.getAction(id);
+  const action = storable(id) ? await platform.jobStore.getAction(id) : null;
   if (!action || !maySee(caller, action.accountId)) throw notFound(id);
   return action;
+}
+
+/**
+ * Whether a store can be asked about `id` at all: an id with U+0000 or a lone surrogate cannot
+ * exist (ids are UUIDs), and FerretDB on PostgreSQL fails the whole query on U+0000 (a 500). Such
+ * an id answers 404, as any other id that names no action.
+ */
+function storable(id: string): boolean {
+  return stringProblem(id) === null;
 }
 
 function notFound(id: string): ApiError {

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { stringParam, type Query } from '../api/query';
+import { idParam, stringParam, type Query } from '../api/query';
 import { actingAccount, callerOf } from '../auth/requestAuth';
-import { stringProblem } from '../actions/exactValues';
 import { ApiError } from '../errors';
 import { handlerFor } from '../handlers/index';
 import type { Platform } from '../platform';
@@ -17,9 +16,7 @@ export const entityRoutes: FastifyPluginAsync<{ platform: Platform }> = async (a
       throw new ApiError('UNKNOWN_ENTITY_TYPE', undefined, { field: 'entityType', allowed: Object.keys(platform.handlers) });
     }
     // An ID no create could have stored is a client's mistake, not a missing entity.
-    const maxLength = platform.config.inputLimits.maxEntityIdLength;
-    const problem = id.length > maxLength ? `must be at most ${maxLength} characters` : stringProblem(id);
-    if (problem !== null) throw new ApiError('INVALID_FIELD', `id ${problem}`, { field: 'id', reason: problem });
+    idParam(id, 'id', platform.config.inputLimits.maxEntityIdLength);
     const entity = await platform.entityStore.get(entityType, accountId, id);
     if (!entity) throw new ApiError('ENTITY_NOT_FOUND', `No ${entityType} ${id} in account ${accountId}`, { entityType, id });
     return {

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCreateThread, type CreateThread } from '../../src/actions/createThread/createThread';
 import { ApiError } from '../../src/errors';
+import { deleteQueues, dropDatabases } from '../../scripts/realServers';
 import { expectApiError, getJson, listTotal, postRaw, seed } from '../support/apiHelpers';
+import { describeWithServices, services, uniqueName } from '../support/services';
 import { makeTestPlatform, waitForAction, type TestPlatform } from '../support/testPlatform';
 
 /**
@@ -12,15 +14,20 @@ import { makeTestPlatform, waitForAction, type TestPlatform } from '../support/t
  */
 
 let t: TestPlatform;
+let opened: TestPlatform | null = null;
 let creates: CreateThread | null = null;
-afterEach(async () => {
+/** Stops the create thread and closes the platform, once (both afterEach hooks call it). */
+async function closeAll(): Promise<void> {
   await creates?.stop();
   creates = null;
-  await t?.close();
-});
+  const platform = opened;
+  opened = null;
+  await platform?.close();
+}
+afterEach(closeAll);
 
 async function setUp(env: Record<string, string> = {}): Promise<void> {
-  t = await makeTestPlatform({ RATE_LIMIT_REQUESTS_PER_MINUTE: '1000', DUPLICATE_WINDOW_SECONDS: '0', ...env });
+  t = opened = await makeTestPlatform({ RATE_LIMIT_REQUESTS_PER_MINUTE: '1000', DUPLICATE_WINDOW_SECONDS: '0', ...env });
   creates = await startCreateThread(t.platform, { sweepOutbox: false });
 }
 
@@ -115,6 +122,9 @@ describe('the whole kind', () => {
     expectApiError(await t.app.inject({ method: 'GET', url: '/api/bulk-actions?entityType=%00' }), 400, 'INVALID_QUERY', 'entityType');
     expectApiError(await t.app.inject({ method: 'GET', url: '/api/entities/contact/c%001?accountId=acme' }), 400, 'INVALID_FIELD', 'id');
     expectApiError(await t.app.inject({ method: 'GET', url: `/api/entities/contact/${'c'.repeat(257)}?accountId=acme` }), 400, 'INVALID_FIELD', 'id');
+    // An action id that cannot exist is a 404, as any id that names no action (read.test.ts: an over-long one).
+    expectApiError(await t.app.inject({ method: 'GET', url: '/api/bulk-actions/a%00b' }), 404, 'ACTION_NOT_FOUND', null);
+    expectApiError(await t.app.inject({ method: 'GET', url: '/api/bulk-actions/a%00b/stats' }), 404, 'ACTION_NOT_FOUND', null);
     // At the limit it is a lookup like any other.
     expectApiError(await t.app.inject({ method: 'GET', url: `/api/entities/contact/${'c'.repeat(256)}?accountId=acme` }), 404, 'ENTITY_NOT_FOUND', null);
   });
@@ -136,5 +146,42 @@ describe('what is accepted comes back exactly', () => {
     // A literal whose double gives back the same number is not refused: 1.50e1 is 15.
     const product = await postRaw(t.app, '/api/bulk-actions', raw('{"employees":1.50e1}'));
     expect(product.statusCode, product.body).toBe(202);
+  });
+});
+
+/**
+ * Distributed mode, against FerretDB on PostgreSQL, which fails a whole insert or query that holds
+ * U+0000 ("unsupported Unicode escape sequence") and stores a lone surrogate as U+FFFD: what would
+ * have been a 500, or a changed value, is a 400 before the store is asked.
+ */
+describeWithServices('exact values, distributed', ['mongodb', 'rabbitmq'], () => {
+  const database = uniqueName('exact');
+  const queue = uniqueName('exact');
+  afterEach(async () => {
+    await closeAll();
+    await dropDatabases(services.mongodbUrl!, [database]);
+    await deleteQueues(services.rabbitmqUrl!, [queue]);
+  });
+
+  it('refuses NUL and lone surrogates in creates, lookups and filters with 400 (an action id: 404), not 500', async () => {
+    t = opened = await makeTestPlatform({
+      MONGODB_URL: services.mongodbUrl!,
+      RABBITMQ_URL: services.rabbitmqUrl!,
+      MONGODB_DATABASE: database,
+      RABBITMQ_QUEUE: queue,
+      MONGODB_MAX_WRITE_OPS: '40',
+      DUPLICATE_WINDOW_SECONDS: '0',
+    });
+    expectApiError(await postRaw(t.app, '/api/bulk-actions', raw('{"status":"customer"}', 'contact', '["c1","c\\u0000"]')), 400, 'INVALID_STRING', 'entityIds[1]');
+    expectApiError(await postRaw(t.app, '/api/bulk-actions', raw('{"name":"a\\u0000"}')), 400, 'INVALID_STRING', 'fieldsToUpdate.name');
+    expectApiError(await postRaw(t.app, '/api/bulk-actions', raw('{"name":"a\\ud800"}')), 400, 'INVALID_STRING', 'fieldsToUpdate.name');
+    expectApiError(await t.app.inject({ method: 'GET', url: '/api/bulk-actions/a%00b' }), 404, 'ACTION_NOT_FOUND', null);
+    expectApiError(await t.app.inject({ method: 'GET', url: '/api/bulk-actions/a%00b/logs' }), 404, 'ACTION_NOT_FOUND', null);
+    expectApiError(await t.app.inject({ method: 'GET', url: '/api/bulk-actions/a%00b/stats' }), 404, 'ACTION_NOT_FOUND', null);
+    expectApiError(await t.app.inject({ method: 'GET', url: '/api/entities/contact/c%00?accountId=acme' }), 400, 'INVALID_FIELD', 'id');
+    expectApiError(await t.app.inject({ method: 'GET', url: '/api/bulk-actions?accountId=a%00' }), 400, 'INVALID_QUERY', 'accountId');
+    expect(await listTotal(t.app)).toBe(0);
+    // What is well-formed still goes through.
+    expect((await postRaw(t.app, '/api/bulk-actions', raw('{"name":"Zoë 😀"}'))).statusCode).toBe(202);
   });
 });
