@@ -135,8 +135,8 @@ async function finish(deps: ProcessingDeps, batch: BatchMessage, startedAt: numb
  * the entity carries this action's writer stamp, since written means SUCCESS whatever failed
  * after; SKIPPED SUPERSEDED where a newer action's; FAILED RETRIES_EXHAUSTED for the rest), the
  * batch is counted, and the verdict is 'dead-letter'. If that itself fails, it depends on why: while
- * the store does not answer, the outcomes cannot be recorded, so the batch is handed back (thrown)
- * and comes again after a backoff; if the store answers but not about this batch (a corrupt plan,
+ * the store does not answer, or until delivery 2 × MAX_BATCH_ATTEMPTS, the batch is handed back
+ * (thrown) and settled on a later delivery; past that, with the store answering (a corrupt plan,
  * say), it is dead-lettered as it is, so it does not come back forever.
  */
 async function giveUp(deps: ProcessingDeps, message: BatchMessage, delivery: Delivery, startedAt: number, reason: string): Promise<BatchVerdict> {
@@ -154,11 +154,20 @@ async function giveUp(deps: ProcessingDeps, message: BatchMessage, delivery: Del
     return 'dead-letter';
   } catch (thrown) {
     const error = toError(thrown);
+    // Settling gets as many deliveries again as processing had: a store failing over or a write
+    // lock timing out passes, and the outcomes are recorded on a later delivery. While the store
+    // does not answer at all, the batch always comes back. Only an error that outlasts that budget
+    // with the store answering (a corrupt plan, say) is dead-lettered as it is.
     const storeAnswers = await jobStore.ping().then(() => true, () => false);
-    if (!storeAnswers) throw error; // recorded later, when the store is back
-    logger.error({ ...context, err: error }, 'the store answers but this batch cannot be settled: dead-lettering it as it is');
+    if (!storeAnswers || delivery.attempt < settleDeadline(deps.retry)) throw error;
+    logger.error({ ...context, err: error }, 'this batch could not be settled: dead-lettering it as it is; its action stays RUNNING');
     return 'dead-letter';
   }
+}
+
+/** The delivery from which a batch that cannot be settled is dead-lettered unsettled: twice MAX_BATCH_ATTEMPTS. */
+function settleDeadline(retry: RetryPolicy): number {
+  return retry.maxAttempts * 2;
 }
 
 /** Same action, batch, positions and IDs as planned (the plan also fixes account, type and fields). */

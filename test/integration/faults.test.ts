@@ -398,6 +398,27 @@ describe('a batch that fails before its entities are reached is not redelivered 
     expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[0]!))?.data.status).toBe('lead');
   });
 
+  it('hands it back when settling it fails for a moment (the store answers again by the time it is asked), and settles it later', async () => {
+    t = await makeTestPlatform({ BATCH_SIZE: '10', MAX_BATCH_ATTEMPTS: '1' });
+    const ids = await seedContacts(20);
+    let failuresLeft = 2;
+    const flaky = Object.assign(Object.create(t.platform.jobStore) as typeof t.platform.jobStore, {
+      recordOutcomes: async (...args: Parameters<typeof t.platform.jobStore.recordOutcomes>) => {
+        if (failuresLeft > 0 && args[1].some((o) => o.seq < 10)) {
+          failuresLeft--;
+          throw new Error('connection reset');
+        }
+        return t.platform.jobStore.recordOutcomes(...args);
+      },
+    });
+    await t.startWorkers({ jobStore: flaky });
+    const action = await waitForAction(t.platform, await create('contact', ids), 10_000);
+    expect(failuresLeft).toBe(0);
+    // Written means SUCCESS: batch 0 wrote its entities on its only attempt, then settled on a later delivery.
+    expect(action).toMatchObject({ status: 'COMPLETED', progress: { processed: 20, succeeded: 20, failed: 0, skipped: 0 } });
+    await expectCountersEqualLogs(action);
+  });
+
   it('hands it back, even past the last attempt, while the store does not answer at all: its outcomes must be recorded', async () => {
     t = await makeTestPlatform({ MAX_BATCH_ATTEMPTS: '3' });
     const ids = await seedContacts(1);
