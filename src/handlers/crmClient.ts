@@ -6,12 +6,13 @@ import type { EntityRecord, FieldUpdates } from '../types/entities';
  * entity type. A handler cannot reach another account's records through it.
  *
  * Built per batch with the writer stamp of the batch's action: every write through it is
- * conditional ("the action created later wins, per entity"), and the client remembers the ids a
- * newer action had written (`superseded`) and the ids that were no longer in the account
- * (`missing`), so the core can correct what a handler reports for them without the handler
+ * conditional ("the action created later wins, per entity"), and the client remembers the ids it
+ * wrote (`written`), the ids a newer action had written (`superseded`) and the ids that were no
+ * longer in the account (`missing`), so the core can correct what a handler reports for them without the handler
  * knowing about stamps (a handler written as the seed's guide shows only calls `update`).
  */
 export class CrmClient {
+  private readonly writtenIds = new Set<string>();
   private readonly supersededIds = new Set<string>();
   private readonly missingIds = new Set<string>();
 
@@ -23,6 +24,11 @@ export class CrmClient {
     /** The writer stamp of the batch's action (`writerStamp`); without one, writes are unconditional. */
     private readonly writer?: string,
   ) {}
+
+  /** Ids a write through this client changed: written means SUCCESS, whatever the handler says after. */
+  get written(): ReadonlySet<string> {
+    return this.writtenIds;
+  }
 
   /** Ids a write through this client left alone because a newer action had written them. */
   get superseded(): ReadonlySet<string> {
@@ -56,6 +62,7 @@ export class CrmClient {
   async updateMany(ids: string[], updates: FieldUpdates): Promise<EntityWriteResult> {
     if (ids.length === 0) return { written: [], superseded: [], missing: [] };
     const result = await this.store.updateMany(this.entityType, this.accountId, ids, updates, this.now(), this.writer);
+    for (const id of result.written) this.writtenIds.add(id);
     for (const id of result.superseded) this.supersededIds.add(id);
     for (const id of result.missing) this.missingIds.add(id);
     return result;

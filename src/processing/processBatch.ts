@@ -264,11 +264,14 @@ async function decideOutcomes(deps: ProcessingDeps, action: BulkAction, batch: B
 
 /**
  * A position's outcome from the handler's result, corrected by what its writes through the CRM
- * client found: superseded wins over anything the handler said, and a SUCCESS whose write found
+ * client found: superseded wins over anything the handler said, an entity it wrote is SUCCESS even
+ * when the handler then failed it (or returned nothing for it), and a SUCCESS whose write found
  * no entity is NOT_FOUND (a handler written as the seed's guide shows ignores what `update` returns).
  */
 function resultOutcome(p: Position, r: EntityResult | undefined, crm: CrmClient, batch: BatchMessage): Outcome {
   if (crm.superseded.has(p.entityId)) return superseded(p);
+  // Written means SUCCESS: the outcome says what happened to the entity, whatever failed after the write.
+  if (crm.written.has(p.entityId)) return outcome(p, 'SUCCESS', null, null);
   if (!r) return outcome(p, 'FAILED', 'UPDATE_FAILED', { detail: `the ${batch.entityType} handler returned no result` });
   if (r.status === 'SUCCESS' && crm.missing.has(p.entityId)) return outcome(p, 'FAILED', 'NOT_FOUND');
   // A handler's own words are kept (as `detail`); without them the code's template says it.

@@ -398,6 +398,28 @@ describe('a batch that fails before its entities are reached is not redelivered 
     expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[0]!))?.data.status).toBe('lead');
   });
 
+  it('logs SUCCESS for an entity its handler wrote and then failed (written means SUCCESS, whatever fails after)', async () => {
+    class AuditedContacts extends BaseEntityHandler {
+      constructor() {
+        super('contact');
+      }
+      async validateEntity(): Promise<boolean> {
+        return true;
+      }
+      override async updateEntity(id: string, updates: FieldUpdates): Promise<void> {
+        await this.crmClient.update(id, updates);
+        if (id.endsWith('1')) throw new PermanentError('the audit service refused', 'AUDIT_FAILED');
+      }
+    }
+    t = await makeTestPlatform({}, { handlers: { ...handlers, contact: new AuditedContacts() } });
+    const ids = await seedContacts(3);
+    await t.startWorkers();
+    const action = await waitForAction(t.platform, await create('contact', ids));
+    expect(action).toMatchObject({ status: 'COMPLETED', progress: { processed: 3, succeeded: 3, failed: 0, skipped: 0 } });
+    expect((await t.platform.entityStore.get('contact', ACCOUNT, ids[1]!))?.data.status).toBe('customer');
+    await expectCountersEqualLogs(action);
+  });
+
   it('hands it back when settling it fails for a moment (the store answers again by the time it is asked), and settles it later', async () => {
     t = await makeTestPlatform({ BATCH_SIZE: '10', MAX_BATCH_ATTEMPTS: '1' });
     const ids = await seedContacts(20);
