@@ -5,7 +5,7 @@ import { startCreateThread } from './actions/createThread/createThread';
 import { startOutboxSweeper } from './actions/outbox';
 import { retentionRunsInMainThread, startRetention } from './actions/retention';
 import { ConfigError, loadConfig } from './config';
-import { createLogger } from './observability/logger';
+import { createLogger, type Logger } from './observability/logger';
 import { buildPlatform, UnreachableServerError } from './platform';
 import { startWorkerPool } from './processing/workerPool';
 import { startWorkers } from './processing/workers';
@@ -83,13 +83,28 @@ async function main(): Promise<void> {
       logger.error({ timeoutMs, graceMs: CLOSE_GRACE_MS }, 'shutdown did not finish by the deadline and its grace; exiting');
       process.exit(1);
     }, timeoutMs + CLOSE_GRACE_MS).unref();
-    await Promise.all([app?.close(), operations?.close(), workers?.stop({ timeoutMs })]);
-    await Promise.all([sweeper?.stop(), creates?.stop()]);
+    const deadline = Date.now() + timeoutMs;
+    // Requests still in flight at the deadline (a body still uploading, a create waiting on a
+    // broker that is down) are abandoned: a create stores its action atomically or not at all.
+    await Promise.all([closeBy(app, deadline, logger), operations?.close(), workers?.stop({ timeoutMs })]);
+    await Promise.all([sweeper?.stop(), creates?.stop({ timeoutMs: Math.max(0, deadline - Date.now()) })]);
     await retention?.stop();
     await platform.close();
     logger.info({ signal }, 'stopped');
     process.exit(0);
   };
+}
+
+/** Closes the HTTP server, waiting for requests in flight until `deadline` (epoch ms) at most. */
+async function closeBy(app: { close(): Promise<unknown> } | null, deadline: number, logger: Logger): Promise<void> {
+  if (!app) return;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'expired'>((resolve) => {
+    timer = setTimeout(() => resolve('expired'), Math.max(0, deadline - Date.now()));
+  });
+  const result = await Promise.race([app.close().then(() => 'closed' as const), expired]);
+  clearTimeout(timer);
+  if (result === 'expired') logger.warn('HTTP requests still in flight at the shutdown deadline: abandoning them');
 }
 
 /** After SHUTDOWN_TIMEOUT_MS, how long closing the stores and the queue may take before the process exits 1 anyway (ms). */

@@ -198,6 +198,24 @@ describe('SIGTERM (embedded)', () => {
     await expectActionInvariants({ base, actionId: id, submitted, boundMs: 30_000, describe: everyOutput, written: { entityType: 'contact', accountId: 'demo', field: 'title', value: 'Drained' } });
   });
 
+  it('exits 0 by the deadline while an HTTP request is still in flight (a body that never finishes uploading)', async () => {
+    const dataDir = freshDataDir();
+    const port = await freePort();
+    const server = start(dataDir, port, { SHUTDOWN_TIMEOUT_MS: '1000' });
+    await ready(`http://127.0.0.1:${port}`, server);
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.on('error', () => {}); // the server ends it at exit
+    socket.write(`POST /api/bulk-actions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"entityIds":[`);
+    try {
+      server.child.kill('SIGTERM');
+      expect(await exitWithin(server, 1000 + MARGIN_MS)).toBe(0);
+      expect(server.output()).toContain('HTTP requests still in flight at the shutdown deadline');
+    } finally {
+      socket.destroy();
+    }
+  });
+
   it('exits at once on a second SIGTERM (143), without waiting for the deadline', async () => {
     const dataDir = freshDataDir();
     const port = await freePort();

@@ -11,7 +11,7 @@ const THREAD_ENTRY = new URL('./threadEntry.mjs', import.meta.url);
 /** A thread that dies is replaced at once; if the replacement dies too, after this, doubled for each further one, up to the maximum (ms). */
 const RESTART_DELAY_MS = 100;
 const MAX_RESTART_DELAY_MS = 5000;
-/** How long `stop` waits for the thread to close its stores before it ends it (ms). */
+/** How long `stop` waits by default for the thread to close its stores before it ends it (ms). */
 const STOP_TIMEOUT_MS = 10_000;
 
 export interface CreateThreadOptions {
@@ -25,8 +25,11 @@ export interface CreateThreadOptions {
 export interface CreateThread extends CreateRunner {
   /** One outbox sweeper pass, in the thread; resolves to the number of actions it published. */
   sweep(): Promise<number>;
-  /** Stops the sweeper, closes the thread's stores and ends the thread. Creates still running get 503 CREATE_INTERRUPTED. */
-  stop(): Promise<void>;
+  /**
+   * Stops the sweeper, closes the thread's stores and ends the thread, terminating it after
+   * `timeoutMs` (default 10 s) if it has not ended by then. Creates still running get 503 CREATE_INTERRUPTED.
+   */
+  stop(options?: { timeoutMs?: number }): Promise<void>;
 }
 
 type Pending = { resolve(value: never): void; reject(error: Error): void };
@@ -178,14 +181,14 @@ export async function startCreateThread(
       return ask<CreateResult>((id) => ({ type: 'create', id, request: { ...request, body: bytes } }), transfer);
     },
     sweep: () => ask<number>((id) => ({ type: 'sweep', id })),
-    stop: async () => {
+    stop: async ({ timeoutMs = STOP_TIMEOUT_MS } = {}) => {
       stopping = true;
       if (restartTimer) clearTimeout(restartTimer);
       const generation = live;
       if (!generation?.alive) return;
       const exited = new Promise<void>((resolve) => generation.worker.once('exit', () => resolve()));
       generation.worker.postMessage({ type: 'stop' } satisfies ToCreateThread);
-      const timer = setTimeout(() => void generation.worker.terminate(), STOP_TIMEOUT_MS);
+      const timer = setTimeout(() => void generation.worker.terminate(), timeoutMs);
       await exited;
       clearTimeout(timer);
     },
