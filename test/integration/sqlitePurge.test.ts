@@ -119,4 +119,18 @@ describe('SQLite retention purge', () => {
     expect(slices.every((s) => s.bytesReclaimed === 0)).toBe(true);
     expect(pages().free).toBeGreaterThan(0);
   });
+
+  it('answers no rows, not an error, to a connection that read the action before another connection purged it', async () => {
+    fresh();
+    const action = await finished(20, T0);
+    const reader = new SqliteJobStore(openDatabase(path.join(dir, 'test.db')));
+    try {
+      expect((await reader.listOutcomes(action.id, null, 0, 5)).total).toBe(20); // the reader knows the action now
+      await purgeAll(T0 + DAY, 1_000); // in another connection, as the purge runs in worker thread 0
+      expect(await reader.listOutcomes(action.id, null, 0, 5)).toEqual({ items: [], total: 0 });
+      expect(await reader.listOutcomes(action.id, 'FAILED', 0, 5)).toEqual({ items: [], total: 0 });
+    } finally {
+      await reader.close();
+    }
+  });
 });

@@ -224,15 +224,16 @@ export class SqliteJobStore implements JobStore {
   }
 
   async listOutcomes(actionId: string, status: OutcomeStatus | null, offset: number, limit: number): Promise<Page<OutcomeLog>> {
-    // Purged since the caller found it: no rows, rather than an error.
-    if (this.actionNos.get(actionId) === undefined && this.s.noOf.get(actionId) === undefined) return { items: [], total: 0 };
-    const no = this.noOf(actionId);
     const filter = status === null ? '' : 'AND status = ?';
-    const params: unknown[] = status === null ? [no] : [no, status];
     // One read transaction: the page and the total come from the same snapshot. The counters equal
     // the rows (they move in the same write transactions), so the total needs no count(*) over a
-    // million outcome rows.
+    // million outcome rows. The action's number is read in it too, not from this connection's
+    // cache: the purge runs in another thread, and a purged action's number can be reused.
     return this.db.transaction(() => {
+      const found = this.s.noOf.get(actionId) as { no: number } | undefined;
+      if (!found) return { items: [], total: 0 }; // purged since the caller found it
+      const no = found.no;
+      const params: unknown[] = status === null ? [no] : [no, status];
       const rows = this.db
         .prepare(`SELECT seq, entity_id, status, code, params, message, processed_at FROM action_outcomes
           WHERE action_no = ? ${filter} ORDER BY seq LIMIT ? OFFSET ?`)
