@@ -10,6 +10,7 @@ import { withinMs } from '../observability/deadline';
 import { healthRoutes, READY_TIMEOUT_MS } from '../routes/health';
 import { metricsRoutes } from '../routes/metrics';
 import { frameworkError, registerErrorHandling } from './errorHandler';
+import { rejectMalformedQuery } from './query';
 
 export interface AppOptions {
   /** The platform's pino logger (src/server.ts), so request logs and the platform's logs share one format. Default: no logs. */
@@ -41,6 +42,7 @@ export async function buildApp(platform: Platform, options: AppOptions = {}): Pr
   // Every /api route needs an API key and sees only its account's data (src/auth/); the operations routes above need none.
   const authenticator = new ApiKeyAuthenticator(platform.apiKeyStore, platform.config.apiKeys, platform.now);
   await app.register(async (api) => {
+    api.addHook('onRequest', async (request) => rejectMalformedQuery(request.url));
     requireApiKey(api, authenticator);
     await api.register(bulkActionRoutes, { platform, creates: options.creates, prefix: '/api/bulk-actions' });
     await api.register(entityRoutes, { platform, prefix: '/api/entities' });

@@ -17,6 +17,35 @@ export function pageParams(query: Query, defaultLimit = 50, maxLimit = 1000): Pa
   return { page, limit, offset: (page - 1) * limit };
 }
 
+/**
+ * Refuses a query string with a malformed percent escape or escapes that are not UTF-8 (`%FF`,
+ * `%E0%A4`, an encoded lone surrogate `%ED%A0%80`): Fastify's parser keeps such text as it was,
+ * so `?accountId=%FF` would be read as the four characters "%FF", not what the client meant.
+ * Throws 400 INVALID_QUERY naming the parameter. `url` is the request's raw path and query (RFC 3986).
+ */
+export function rejectMalformedQuery(url: string): void {
+  const start = url.indexOf('?');
+  if (start < 0) return;
+  for (const pair of url.slice(start + 1).split('&')) {
+    const eq = pair.indexOf('=');
+    const name = eq < 0 ? pair : pair.slice(0, eq);
+    const value = eq < 0 ? '' : pair.slice(eq + 1);
+    const decodedName = decodes(name);
+    if (decodedName === null || decodes(value) === null) {
+      const field = decodedName ?? name;
+      throw new ApiError('INVALID_QUERY', `${field} is not valid percent-encoded UTF-8`, { field });
+    }
+  }
+}
+
+function decodes(component: string): string | null {
+  try {
+    return decodeURIComponent(component.replace(/\+/g, ' '));
+  } catch {
+    return null; // URIError: the caller reports the parameter
+  }
+}
+
 /** Longer than any ID, account or type name the platform accepts (entity IDs: MAX_ENTITY_ID_LENGTH, at most 1024). */
 export const MAX_QUERY_VALUE_LENGTH = 1024;
 

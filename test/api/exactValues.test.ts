@@ -125,6 +125,10 @@ describe('the whole kind', () => {
     // An action id that cannot exist is a 404, as any id that names no action (read.test.ts: an over-long one).
     expectApiError(await t.app.inject({ method: 'GET', url: '/api/bulk-actions/a%00b' }), 404, 'ACTION_NOT_FOUND', null);
     expectApiError(await t.app.inject({ method: 'GET', url: '/api/bulk-actions/a%00b/stats' }), 404, 'ACTION_NOT_FOUND', null);
+    // A malformed or non-UTF-8 percent escape was kept as literal text ("%FF"), not what was meant.
+    expectApiError(await t.app.inject({ method: 'GET', url: '/api/bulk-actions?accountId=%FF' }), 400, 'INVALID_QUERY', 'accountId');
+    expectApiError(await t.app.inject({ method: 'GET', url: '/api/bulk-actions?status=%ED%A0%80' }), 400, 'INVALID_QUERY', 'status');
+    expectApiError(await t.app.inject({ method: 'GET', url: '/api/bulk-actions?page=1&limit=%2' }), 400, 'INVALID_QUERY', 'limit');
     // At the limit it is a lookup like any other.
     expectApiError(await t.app.inject({ method: 'GET', url: `/api/entities/contact/${'c'.repeat(256)}?accountId=acme` }), 404, 'ENTITY_NOT_FOUND', null);
   });
