@@ -5,6 +5,8 @@ import { startCreateThread } from './actions/createThread/createThread';
 import { startOutboxSweeper } from './actions/outbox';
 import { retentionRunsInMainThread, startRetention } from './actions/retention';
 import { ConfigError, loadConfig } from './config';
+import { toError } from './errors';
+import { withinMs } from './observability/deadline';
 import { createLogger, type Logger } from './observability/logger';
 import { buildPlatform, UnreachableServerError } from './platform';
 import { startWorkerPool } from './processing/workerPool';
@@ -98,13 +100,9 @@ async function main(): Promise<void> {
 /** Closes the HTTP server, waiting for requests in flight until `deadline` (epoch ms) at most. */
 async function closeBy(app: { close(): Promise<unknown> } | null, deadline: number, logger: Logger): Promise<void> {
   if (!app) return;
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<'expired'>((resolve) => {
-    timer = setTimeout(() => resolve('expired'), Math.max(0, deadline - Date.now()));
+  await withinMs(app.close(), Math.max(0, deadline - Date.now()), 'closing the HTTP server').catch((error: unknown) => {
+    logger.warn({ err: toError(error) }, 'HTTP requests still in flight at the shutdown deadline: abandoning them');
   });
-  const result = await Promise.race([app.close().then(() => 'closed' as const), expired]);
-  clearTimeout(timer);
-  if (result === 'expired') logger.warn('HTTP requests still in flight at the shutdown deadline: abandoning them');
 }
 
 /** After SHUTDOWN_TIMEOUT_MS, how long closing the stores and the queue may take before the process exits 1 anyway (ms). */
