@@ -10,6 +10,8 @@ export type Logger = Pick<PinoLogger, 'info' | 'warn' | 'error' | 'debug' | 'chi
  * `batchNo` (docs/operations.md). `destination` defaults to stdout; tests pass a stream to read.
  */
 export function createLogger(level: string, destination?: DestinationStream): PinoLogger {
-  const options = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime };
+  // API keys never reach a log line, whoever logs a request's headers (Fastify's default request log does not).
+  const redact = { paths: ['req.headers.authorization', 'headers.authorization', 'authorization'], censor: '***' };
+  const options = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, redact };
   return destination ? pino(options, destination) : pino(options);
 }

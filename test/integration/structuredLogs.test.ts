@@ -121,4 +121,13 @@ describe('structured logs', () => {
     expect(text).toContain('Token=***');
     expect(text).not.toContain(TEST_ADMIN_KEY);
   });
+
+  it('masks an Authorization header in any line that logs one (a request logger with headers, a handler logging them)', () => {
+    const lines: Line[] = [];
+    const logger = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line) as Line) });
+    logger.info({ req: { method: 'GET', headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } } }, 'a request');
+    logger.info({ headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } }, 'some headers');
+    expect(lines.map((l) => JSON.stringify(l)).join('\n')).not.toContain(TEST_ADMIN_KEY);
+    expect(lines[0]).toMatchObject({ req: { headers: { authorization: '***' } } });
+  });
 });
