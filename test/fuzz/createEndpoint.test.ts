@@ -5,27 +5,10 @@ import { startCreateThread, type CreateThread } from '../../src/actions/createTh
 import { requestSchemasOf } from '../../src/actions/validateRequest';
 import { buildApp } from '../../src/api/buildApp';
 import { registryWithTicket } from '../support/apiHelpers';
-import {
-  anyDoc,
-  applyMutation,
-  applyToMember,
-  byteDamage,
-  damage,
-  deepNesting,
-  docBytes,
-  fuzzRequest,
-  hugeString,
-  memberMutation,
-  mutation,
-  pathSegment,
-  str,
-  text,
-  validRequest,
-  type Doc,
-  type FuzzRequest,
-} from '../support/arbitraries';
+import { anyDoc, byteDamage, deepNesting, hugeString, memberMutation, mutation, text, validRequest } from '../support/arbitraries';
 import { makeTestPlatform, withTestKey, type TestPlatform } from '../support/testPlatform';
 import { CreateOracle } from './createOracle';
+import { applyMutation, applyToMember, damage, docBytes, fuzzRequest, pathSegment, str, type Doc, type FuzzRequest } from './fuzzDoc';
 
 /**
  * Property-based fuzzing of POST /api/bulk-actions and POST /api/bulk-actions/:entityType
@@ -52,8 +35,13 @@ const knownKeys = [
   ...new Set(Object.values(registry).flatMap((schema) => Object.keys(schema.fields ?? {}))),
 ];
 
-function fuzzParameters(defaultRuns: number): fc.Parameters<[FuzzRequest]> {
+/** Cases per property: FUZZ_RUNS, else the family's default; the create thread gets a fifth. */
+function runsOf(defaultRuns: number, inThread: boolean): number {
   const runs = Number(process.env.FUZZ_RUNS ?? defaultRuns);
+  return inThread ? Math.ceil(runs / 5) : runs;
+}
+
+function fuzzParameters(runs: number): fc.Parameters<[FuzzRequest]> {
   const seed = process.env.FUZZ_SEED ?? '20261130';
   return {
     numRuns: runs,
@@ -61,6 +49,12 @@ function fuzzParameters(defaultRuns: number): fc.Parameters<[FuzzRequest]> {
     ...(process.env.FUZZ_PATH ? { path: process.env.FUZZ_PATH, endOnFailure: true } : {}),
   };
 }
+
+/**
+ * Vitest's per-test timeout, raised with FUZZ_RUNS: a property that timed out would go on sending
+ * requests while the next one runs, and that one would see actions it did not create.
+ */
+const TIMEOUT_MS = 60_000 + Number(process.env.FUZZ_RUNS ?? 0) * 150;
 
 const asRequest = ({ url, doc }: { url: string; doc: Doc }): FuzzRequest => fuzzRequest(url, docBytes(doc));
 
@@ -133,12 +127,16 @@ describe.each([
   });
 
   // The thread path is the one `npm start` runs; it gets a fifth of the cases (same properties).
-  it.each(families)('%s', async (_name, arbitrary, runs) => {
-    await fc.assert(
-      fc.asyncProperty(arbitrary, (request) => oracle.check(request)),
-      fuzzParameters(inThread ? Math.ceil(runs / 5) : runs),
-    );
-  });
+  it.each(families)(
+    '%s',
+    async (_name, arbitrary, runs) => {
+      await fc.assert(
+        fc.asyncProperty(arbitrary, (request) => oracle.check(request)),
+        fuzzParameters(runsOf(runs, inThread)),
+      );
+    },
+    TIMEOUT_MS,
+  );
 
   it('was not vacuous: requests were accepted, and refused for reasons deep in validation', () => {
     const seen = [...oracle.statuses.keys()];

@@ -2,13 +2,14 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { API_ERRORS } from '../../src/errors';
 import { getJson } from '../support/apiHelpers';
-import type { FuzzRequest } from '../support/arbitraries';
 import type { TestPlatform } from '../support/testPlatform';
+import type { FuzzRequest } from './fuzzDoc';
 import { canonical, exactDifference, ExactNumber, isRecord, readExactJson, type ExactValue } from './exactJson';
 
 /**
  * What must hold for any create request, whatever its bytes (issue 7, "Fuzzing"):
- * - no 5xx but a documented 503, no answer other than 202 or a 4xx in the error envelope;
+ * - no 5xx but a documented 503, no answer other than 202 or a 4xx in the error envelope, which
+ *   names the field when the refusal is about one value;
  * - a refused request stores nothing: the job store's action count and the queue are unchanged;
  * - an accepted request was one JSON document of UTF-8 text, and the action as the 202 and GET
  *   give it back is exactly what was sent (account, type, fields by exact value, every ID in order);
@@ -107,7 +108,20 @@ function expectErrorEnvelope(res: LightMyRequestResponse): void {
   expect(res.statusCode).toBe(API_ERRORS[body.error.code as keyof typeof API_ERRORS].status);
   expect(typeof body.error.message === 'string' && body.error.message.length > 0).toBe(true);
   expect(typeof body.error.details === 'object' && body.error.details !== null && !Array.isArray(body.error.details)).toBe(true);
+  // A refused value is named (issue 7: "refused with 400 and the offending field").
+  if (NAMES_A_FIELD.has(body.error.code)) {
+    const field = (body.error.details as { field?: unknown }).field;
+    // A string, but possibly empty: `{"": 1}` is refused for its key "", which is its name.
+    expect(typeof field, `${body.error.code} without details.field: ${res.body.slice(0, 300)}`).toBe('string');
+  }
 }
+
+/** The codes about one value of the request, whose details.field says which. */
+const NAMES_A_FIELD = new Set([
+  'MISSING_FIELD', 'INVALID_FIELD', 'UNKNOWN_ENTITY_TYPE', 'INVALID_ENTITY_IDS', 'TOO_MANY_ENTITY_IDS', 'EMPTY_UPDATE', 'UNKNOWN_UPDATE_FIELD',
+  'INVALID_UPDATE_VALUE', 'READ_ONLY_FIELD', 'RESERVED_FIELD', 'DEDUPE_KEY_CONFLICT', 'SCHEDULING_NOT_SUPPORTED', 'INVALID_STRING',
+  'UNREPRESENTABLE_NUMBER', 'TOO_MANY_UPDATE_FIELDS',
+]);
 
 function errorCode(res: LightMyRequestResponse): string | undefined {
   try {
