@@ -34,7 +34,8 @@ export function parseExactJson(bytes: Uint8Array): unknown {
     body = JSON.parse(text);
   } catch (thrown) {
     const message = thrown instanceof Error ? thrown.message : String(thrown);
-    throw new ApiError('INVALID_JSON', `The request body is not valid JSON: ${message}`);
+    // V8 quotes the text near the error, which can split a surrogate pair: the message itself stays well-formed.
+    throw new ApiError('INVALID_JSON', `The request body is not valid JSON: ${message.toWellFormed()}`);
   }
   // A body that is not an object is refused by validation whatever its numbers.
   if (typeof body === 'object' && body !== null && CANDIDATE.test(text)) {

@@ -18,6 +18,8 @@ declare global {
   interface String {
     /** ES2024 (tsconfig's lib is ES2023); Node 20 has it. False when the string holds a lone surrogate. */
     isWellFormed(): boolean;
+    /** ES2024, like isWellFormed: each lone surrogate replaced by U+FFFD (for messages, never for stored values). */
+    toWellFormed(): string;
   }
 }
 

@@ -46,7 +46,7 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
     const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
     if (mapped) return sendError(reply, new ApiError(mapped));
     if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
-      return sendError(reply, new ApiError('INVALID_JSON', `The request body is not valid JSON: ${error.message}`));
+      return sendError(reply, new ApiError('INVALID_JSON', `The request body is not valid JSON: ${error.message.toWellFormed()}`));
     }
     if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
       return sendError(reply, new ApiError('INVALID_BODY', error.message));

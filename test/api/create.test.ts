@@ -344,6 +344,13 @@ describe('POST /api/bulk-actions: bodies that are not a JSON object', () => {
     expect(await listTotal(t.app)).toBe(0);
   });
 
+  it('400 INVALID_JSON whose message stays well-formed when the parser quotes half of an astral character', async () => {
+    const res = await postRaw(t.app, '/api/bulk-actions', '{"accountId":\u{20BB7}}');
+    expectApiError(res, 400, 'INVALID_JSON', null);
+    // V8 says "Unexpected token '\ud842'": a lone surrogate in an answer no client can decode exactly.
+    expect((res.json() as { error: { message: string } }).error.message.isWellFormed()).toBe(true);
+  });
+
   it('400 INVALID_BODY for a POST without a body', async () => {
     expectApiError(await t.app.inject({ method: 'POST', url: '/api/bulk-actions' }), 400, 'INVALID_BODY', null);
   });
