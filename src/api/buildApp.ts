@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { CreateRunner } from '../actions/createRequest';
 import { ApiKeyAuthenticator } from '../auth/authenticator';
-import { KEY_QUERY_PARAMS, requireApiKey } from '../auth/requestAuth';
+import { isKeyParam, KEY_SHAPE, requireApiKey } from '../auth/requestAuth';
 import type { Platform } from '../platform';
 import { bulkActionRoutes } from '../routes/bulkActions';
 import { entityRoutes } from '../routes/entities';
@@ -112,11 +112,29 @@ function safeRequestLog(request: { method: string; url: string; host?: string; i
   return { method: request.method, url: redactKeyParams(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort };
 }
 
-const KEY_PARAM = new RegExp(`([?&](?:${KEY_QUERY_PARAMS.map((p) => p.replace('-', '\\-')).join('|')})=)[^&#]*`, 'gi');
-
-/** The URL with the values of KEY_QUERY_PARAMS replaced by ***. */
+/**
+ * The URL with the value of every credential-like query parameter replaced by *** (`isKeyParam`:
+ * a conventional name, percent-encoded or not, or a value shaped like our keys).
+ */
 export function redactKeyParams(url: string): string {
-  return url.replace(KEY_PARAM, '$1***');
+  const start = url.indexOf('?');
+  if (start < 0) return url;
+  const pairs = url.slice(start + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq < 0) return pair;
+    const name = pair.slice(0, eq);
+    const value = pair.slice(eq + 1);
+    return isKeyParam(decodedOr(name), decodedOr(value)) || KEY_SHAPE.test(value) ? `${name}=***` : pair;
+  });
+  return `${url.slice(0, start)}?${pairs.join('&')}`;
+}
+
+function decodedOr(component: string): string {
+  try {
+    return decodeURIComponent(component.replace(/\+/g, ' '));
+  } catch {
+    return component;
+  }
 }
 
 const ACTION_PATH = /^\/api\/bulk-actions\/([^/?#]+)(\/[^?#]*)?/;

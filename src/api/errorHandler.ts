@@ -60,6 +60,7 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
     return sendError(reply, new ApiError('INTERNAL', API_ERRORS.INTERNAL.message));
   });
   app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new ApiError('ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}`)),
+    // The path only: a query string may hold a credential, and an answer must never echo it.
+    sendError(reply, new ApiError('ROUTE_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`)),
   );
 }

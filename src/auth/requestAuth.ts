@@ -15,6 +15,16 @@ declare module 'fastify' {
  */
 export const KEY_QUERY_PARAMS: readonly string[] = ['api_key', 'apikey', 'api-key', 'key', 'token', 'access_token'];
 
+/** The shape of every key this platform issues (`bap_<16 hex id>_<secret>`): found in any query value, it is refused and masked. */
+export const KEY_SHAPE = /bap_[0-9a-f]{16}_/i;
+
+/** Whether a query parameter carries a credential: a conventional name (trimmed, any case), or a value shaped like our keys. */
+export function isKeyParam(name: string, value: unknown): boolean {
+  if (KEY_QUERY_PARAMS.includes(name.trim().toLowerCase())) return true;
+  const values = Array.isArray(value) ? value : [value];
+  return values.some((v) => typeof v === 'string' && KEY_SHAPE.test(v));
+}
+
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
 /**
@@ -26,7 +36,7 @@ export function requireApiKey(app: FastifyInstance, authenticator: ApiKeyAuthent
   app.decorateRequest('caller', null);
   app.addHook('onRequest', async (request) => {
     const query = request.query as Record<string, unknown>;
-    const named = Object.keys(query).find((name) => KEY_QUERY_PARAMS.includes(name.toLowerCase()));
+    const named = Object.keys(query).find((name) => isKeyParam(name, query[name]));
     if (named !== undefined) throw new ApiError('API_KEY_IN_QUERY', undefined, { field: named });
     const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
     const caller = token === undefined ? null : await authenticator.authenticate(token);

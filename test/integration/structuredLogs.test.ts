@@ -122,6 +122,24 @@ describe('structured logs', () => {
     expect(text).not.toContain(TEST_ADMIN_KEY);
   });
 
+  it('refuses and masks a key under an encoded or unconventional name, and never echoes one in a 404', async () => {
+    const lines: Line[] = [];
+    const { app } = await start(lines);
+    const issued = 'bap_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'; // the shape of every key we issue
+    for (const query of [`api%5Fkey=${TEST_ADMIN_KEY}`, `%6Bey=${TEST_ADMIN_KEY}`, `auth=${issued}`, `authorization=Bearer%20${issued}`]) {
+      const res = await app.inject({ method: 'GET', url: `/api/bulk-actions?${query}` });
+      expect(res.statusCode, query).toBe(400);
+      expect(res.json()).toMatchObject({ error: { code: 'API_KEY_IN_QUERY' } });
+    }
+    const missing = await app.inject({ method: 'GET', url: `/api/bulk-action?api_key=${issued}` });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.body).not.toContain(issued);
+    const text = lines.map((l) => JSON.stringify(l)).join('\n');
+    expect(text).toContain('incoming request');
+    expect(text).not.toContain(TEST_ADMIN_KEY);
+    expect(text).not.toContain(issued);
+  });
+
   it('masks an Authorization header in any line that logs one (a request logger with headers, a handler logging them)', () => {
     const lines: Line[] = [];
     const logger = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line) as Line) });
