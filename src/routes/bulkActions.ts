@@ -31,6 +31,10 @@ export interface BulkActionRoutesOptions {
  * (LargeBodyGate), before they are read when their Content-Length says they are large.
  */
 export const bulkActionRoutes: FastifyPluginAsync<BulkActionRoutesOptions> = async (app, { platform, creates }) => {
+  // A query naming another account is 403 on every route, as a body naming one is (README: Authentication).
+  app.addHook('onRequest', async (request) => {
+    actingAccount(callerOf(request), stringParam(request.query as Query, 'accountId'));
+  });
   const runner = creates ?? inProcessCreates(platform);
   const gate = new LargeBodyGate(platform.config.largeBodies);
   /** The gate slot of a large request that no create handler has taken over yet. */

@@ -54,6 +54,17 @@ describe('account A against account B', () => {
     }
   });
 
+  it('refuses a query naming B with 403 on every bulk-action route, creates included, instead of ignoring it', async () => {
+    await platform();
+    const mine = await createdAs(A, ['a1']);
+    for (const suffix of ['', '/stats', '/logs']) {
+      expectApiError(await get(`/api/bulk-actions/${mine}${suffix}?accountId=beta`, A), 403, 'ACCOUNT_FORBIDDEN', 'accountId');
+    }
+    const res = await postJson(t.app, '/api/bulk-actions/contact?accountId=beta', { entityIds: ['a2'], fieldsToUpdate: { status: 'customer' } }, A);
+    expectApiError(res, 403, 'ACCOUNT_FORBIDDEN', 'accountId');
+    expect((await get(`/api/bulk-actions/${mine}?accountId=acme`, A)).statusCode).toBe(200); // its own account is fine
+  });
+
   it("lists only the key's own actions, whatever the query says, and refuses a query naming B with 403", async () => {
     await platform();
     const mine = await createdAs(A, ['a1']);
