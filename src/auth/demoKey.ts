@@ -26,9 +26,12 @@ export async function ensureDemoApiKey(store: ApiKeyStore, dataDir: string, acco
     return { file, createdKey: null };
   }
   const { key } = await issueApiKey(store, accountId, now);
-  fs.writeFileSync(file, `${key}\n`, { mode: 0o600 });
-  // writeFileSync's mode applies only to a new file.
-  fs.chmodSync(file, 0o600);
+  // A fresh file created 0600 and renamed over the old one: rewriting an existing file would keep
+  // its old mode (0644, say) until a chmod, and the new key would be readable meanwhile.
+  const fresh = `${file}.${process.pid}.tmp`;
+  fs.rmSync(fresh, { force: true });
+  fs.writeFileSync(fresh, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  fs.renameSync(fresh, file);
   return { file, createdKey: key };
 }
 

@@ -163,11 +163,15 @@ describe('the demo key (embedded quick start)', () => {
     expect(res.json()).toMatchObject({ accountId: 'demo' });
     const again = await ensureDemoApiKey(t.platform.apiKeyStore, t.dataDir, 'demo', Date.now());
     expect(again).toEqual({ file: first.file, createdKey: null });
-    // A revoked demo key is replaced.
+    // A revoked demo key is replaced, in a file that is 0600 from its first byte, even where the old one was 0644.
     await t.platform.apiKeyStore.revokeKey(key.slice(4, 20), Date.now());
+    fs.chmodSync(first.file, 0o644);
+    const inodeBefore = fs.statSync(first.file).ino;
     const replaced = await ensureDemoApiKey(t.platform.apiKeyStore, t.dataDir, 'demo', Date.now());
     expect(replaced.createdKey).not.toBeNull();
     expect(replaced.createdKey).not.toBe(key);
+    expect(fs.statSync(first.file).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(first.file).ino).not.toBe(inodeBefore); // a new file renamed over the old, never rewritten in place
   });
 
   it('the banner prints the key only when it was created, reads it from its file in every command, and passes DATA_DIR to the seed', async () => {
