@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { ensureDemoApiKey, type DemoKey } from '../auth/demoKey';
 import type { Config } from '../config';
-import { handlerFor } from '../handlers/index';
+import { handlerFor, type HandlerRegistry } from '../handlers/index';
 import type { Platform } from '../platform';
 import { seedEntities } from './generateEntities';
 
@@ -26,6 +26,30 @@ const DEMO_SETS: readonly DemoSet[] = [
   { entityType: 'product', accountId: DEMO_ACCOUNT, count: 2_000, idPrefix: 'product-' },
   { entityType: 'contact', accountId: OTHER_ACCOUNT, count: 100, idPrefix: 'other-contact-' },
 ];
+
+/** Demo entities of a registered type that DEMO_SETS does not list (one added later); IDs are `<type>-0000001` on. */
+export const DEMO_COUNT_OTHER_TYPES = 2_000;
+
+/** The sets the demo seeds for `registry`: DEMO_SETS' types it registers, then every other registered type. */
+function demoSetsFor(registry: HandlerRegistry): DemoSet[] {
+  const sets = DEMO_SETS.filter((set) => handlerFor(registry, set.entityType));
+  for (const entityType of Object.keys(registry)) {
+    if (!sets.some((set) => set.entityType === entityType && set.accountId === DEMO_ACCOUNT)) {
+      sets.push({ entityType, accountId: DEMO_ACCOUNT, count: DEMO_COUNT_OTHER_TYPES, idPrefix: `${entityType}-` });
+    }
+  }
+  return sets;
+}
+
+/** How many entities of each registered type the demo seeds into the demo account. */
+export function demoCounts(registry: HandlerRegistry): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const entityType of Object.keys(registry)) counts[entityType] = 0;
+  for (const set of demoSetsFor(registry)) {
+    if (set.accountId === DEMO_ACCOUNT) counts[set.entityType] = (counts[set.entityType] ?? 0) + set.count;
+  }
+  return counts;
+}
 
 export interface DemoInfo {
   accountId: string;
@@ -55,12 +79,12 @@ export async function seedDemoAccount(platform: Platform): Promise<DemoInfo> {
   }
 
   const started = Date.now();
-  for (const set of DEMO_SETS) {
-    // A platform built with its own registry may not have every built-in type.
-    if (!handlerFor(platform.handlers, set.entityType)) continue;
+  // A platform built with its own registry may lack built-in types or add its own: seed what it registers.
+  for (const set of demoSetsFor(platform.handlers)) {
     await seedEntities(entityStore, set.entityType, set.accountId, set.count, {
       idPrefix: set.idPrefix,
       duplicateEmailRate: set.duplicateEmailRate ?? 0,
+      schema: handlerFor(platform.handlers, set.entityType)?.fields,
     });
   }
   const counts = await countsOf(platform, DEMO_ACCOUNT);

@@ -1,3 +1,5 @@
+import type { EntitySchema, FieldSpec } from '../handlers/fieldSchema';
+import { handlerFor, handlers as builtInHandlers } from '../handlers/index';
 import type { EntityStore, NewEntity } from '../store/entityStore';
 
 export interface GenerateOptions {
@@ -8,6 +10,12 @@ export interface GenerateOptions {
   startIndex?: number;
   /** Fraction (0..1) of contacts and leads that reuse the email of an earlier entity of the set. Default 0. */
   duplicateEmailRate?: number;
+  /**
+   * The type's declared fields, for a type without a hand-written maker here: its data is generated
+   * from them. Defaults to the declaration in the built-in registry (src/handlers/index.ts); a type
+   * with neither gets only a `name`.
+   */
+  schema?: EntitySchema;
 }
 
 export interface SeedOptions extends GenerateOptions {
@@ -163,8 +171,97 @@ const MAKERS: Readonly<Record<string, DataMaker>> = {
   },
 };
 
-/** A type without a maker here (a handler added later) still gets a recognisable record. */
+/** A type without a maker or a schema (a handler added later) still gets a recognisable record. */
 const makeNamedOnly: DataMaker = (rng, index) => ({ name: `${rng.pick(COMPANY_NAMES)} ${index}` });
+
+/** Share of nullable fields left null, so a demo shows empty values too. */
+const NULL_RATE = 0.1;
+/** Range of an integer or number field that declares neither bound. */
+const DEFAULT_SPAN = 1000;
+
+/**
+ * Data for a type that declares its fields but has no maker above: every declared field gets a
+ * value its spec accepts (readOnly fields included: they are data), except a string with a
+ * `pattern`, which no generic value can be trusted to match and is left unset. Like the contact
+ * and lead makers, it draws its person and email domain first, so duplicateEmailRate works on an
+ * email field.
+ */
+function makerFromSchema(schema: EntitySchema): DataMaker {
+  const fields = Object.entries(schema);
+  return (rng, index, emailOf) => {
+    const person = rng.int(FULL_NAMES.length);
+    const domain = rng.int(EMAIL_DOMAINS.length);
+    const data: Record<string, unknown> = {};
+    for (const [field, spec] of fields) {
+      if (spec.nullable && rng.next() < NULL_RATE) {
+        data[field] = null;
+        continue;
+      }
+      const value = valueFor(field, spec, rng, index, () => emailOf(index, person, domain), person);
+      if (value !== undefined) data[field] = value;
+    }
+    return data;
+  };
+}
+
+/** A value `spec` accepts, chosen by the field's name where that suggests one; undefined when none can be made. */
+function valueFor(field: string, spec: FieldSpec, rng: Rng, index: number, email: () => string, person: number): unknown {
+  switch (spec.type) {
+    case 'string': {
+      if (spec.pattern) return undefined;
+      const max = spec.maxLength ?? Infinity;
+      if (spec.format === 'email') {
+        const address = email();
+        return address.length <= max ? address : undefined;
+      }
+      return textFor(field, rng, index, person).slice(0, max);
+    }
+    case 'enum':
+      return spec.values.length > 0 ? rng.pick(spec.values) : undefined;
+    case 'integer': {
+      const [low, high] = bounds(spec.min, spec.max);
+      const lo = Math.ceil(low);
+      const hi = Math.floor(high);
+      return lo <= hi ? lo + rng.int(hi - lo + 1) + 0 : undefined;
+    }
+    case 'number': {
+      const [lo, hi] = bounds(spec.min, spec.max);
+      // Two decimals, like a price; `+ 0` turns -0 into 0, which the stores could not give back.
+      const value = Math.round((lo + rng.next() * (hi - lo)) * 100) / 100 + 0;
+      return value >= lo && value <= hi ? value : lo + 0;
+    }
+    case 'boolean':
+      return rng.next() < 0.5;
+    case 'string[]': {
+      const count = rng.int(Math.min(spec.maxItems ?? 3, 3) + 1);
+      const start = rng.int(TAGS.length);
+      return TAGS_TWICE.slice(start, start + count).map((tag) => tag.slice(0, spec.maxLength ?? Infinity));
+    }
+  }
+}
+
+/** Declared bounds, either missing one filled in DEFAULT_SPAN away from the other (0 when both are). */
+function bounds(min: number | undefined, max: number | undefined): [number, number] {
+  const lo = min ?? (max !== undefined ? Math.min(0, max - DEFAULT_SPAN) : 0);
+  return [lo, max ?? lo + DEFAULT_SPAN];
+}
+
+/** Text that looks like what the field's name says it holds. */
+function textFor(field: string, rng: Rng, index: number, person: number): string {
+  const name = field.toLowerCase();
+  if (/first/.test(name)) return FIRST_NAMES[person % FIRST_NAMES.length] as string;
+  if (/last|surname/.test(name)) return LAST_NAMES[Math.floor(person / FIRST_NAMES.length)] as string;
+  if (/phone/.test(name)) return rng.pick(PHONES);
+  if (/title|role/.test(name)) return rng.pick(TITLES);
+  if (/industry/.test(name)) return rng.pick(INDUSTRIES);
+  if (/source/.test(name)) return rng.pick(LEAD_SOURCES);
+  if (/currency/.test(name)) return rng.pick(CURRENCIES);
+  if (/domain|website|url/.test(name)) return COMPANY_SLUGS[rng.int(COMPANY_SLUGS.length)] + (index + DOMAIN_SUFFIX);
+  if (/company|organi[sz]ation/.test(name)) return rng.pick(COMPANY_NAMES);
+  if (/name/.test(name)) return `${rng.pick(COMPANY_NAMES)} ${index}`;
+  if (/product|item|sku/.test(name)) return rng.pick(PRODUCT_NAMES);
+  return `${rng.pick(PRODUCT_ADJECTIVES)} ${field} ${index}`;
+}
 
 class EntityGenerator {
   private readonly rng = new Rng();
@@ -177,7 +274,8 @@ class EntityGenerator {
 
   /** `origin` is the first index of the whole set: duplicates only point back as far as it. */
   constructor(entityType: string, options: GenerateOptions, private readonly origin: number) {
-    this.make = Object.hasOwn(MAKERS, entityType) ? (MAKERS[entityType] as DataMaker) : makeNamedOnly;
+    const schema = options.schema ?? handlerFor(builtInHandlers, entityType)?.fields;
+    this.make = Object.hasOwn(MAKERS, entityType) ? (MAKERS[entityType] as DataMaker) : schema ? makerFromSchema(schema) : makeNamedOnly;
     this.seed = options.seed ?? DEFAULT_SEED;
     this.rate = options.duplicateEmailRate ?? 0;
     this.idPrefix = options.idPrefix;

@@ -6,10 +6,37 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../../src/adapters/sqlite/database';
 import { SqliteEntityStore } from '../../src/adapters/sqlite/sqliteEntityStore';
 import { loadConfig } from '../../src/config';
-import { handlerFor, handlers } from '../../src/handlers/index';
+import { BaseEntityHandler } from '../../src/handlers/BaseEntityHandler';
+import { checkFieldValue, type EntitySchema } from '../../src/handlers/fieldSchema';
+import { handlerFor, handlers, type HandlerRegistry } from '../../src/handlers/index';
 import { buildPlatform, DATABASE_FILE } from '../../src/platform';
-import { seedDemoAccount } from '../../src/seeding/demo';
+import { DEMO_COUNT_OTHER_TYPES, demoCounts, seedDemoAccount } from '../../src/seeding/demo';
 import { generateEntities, seedEntities } from '../../src/seeding/generateEntities';
+import type { FieldUpdates, FieldValue } from '../../src/types/entities';
+
+/** A type registered after the built-in ones, with a field of every kind and no maker in generateEntities. */
+class GadgetHandler extends BaseEntityHandler {
+  override readonly fields: EntitySchema = {
+    name: { type: 'string', maxLength: 60 },
+    email: { type: 'string', format: 'email', nullable: true },
+    code: { type: 'string', pattern: /^G-[0-9]{4}$/ },
+    kind: { type: 'enum', values: ['small', 'large'] },
+    units: { type: 'integer', min: -5, max: 5 },
+    weight: { type: 'number', min: 0.5, max: 0.75 },
+    active: { type: 'boolean', nullable: true },
+    labels: { type: 'string[]', maxItems: 2, maxLength: 4 },
+    serial: { type: 'integer', min: 1, max: 9, readOnly: true },
+  };
+  constructor() {
+    super('gadget');
+  }
+  async validateEntity(entityId: string): Promise<boolean> {
+    return this.crmClient.exists(entityId);
+  }
+  async updateEntity(entityId: string, updates: FieldUpdates): Promise<void> {
+    await this.crmClient.update(entityId, updates);
+  }
+}
 
 let dir: string;
 let db: SqliteDatabase;
@@ -73,7 +100,7 @@ describe('seedDemoAccount', () => {
       const keyFile = path.join(dir, 'platform', 'demo-api-key');
       expect(first).toEqual({
         accountId: 'demo',
-        counts: { contact: 5_000, lead: 5_000, account: 2_000, product: 2_000 },
+        counts: demoCounts(handlers),
         seededNow: true,
         apiKey: { file: keyFile, createdKey: expect.stringMatching(/^bap_/) as unknown as string },
       });
@@ -85,6 +112,36 @@ describe('seedDemoAccount', () => {
       const second = await seedDemoAccount(platform);
       // The key is kept and reused, not printed again.
       expect(second).toEqual({ ...first, seededNow: false, apiKey: { file: keyFile, createdKey: null } });
+    } finally {
+      await platform.close();
+    }
+  });
+
+  it('seeds every registered type, one added later included, with data its schema accepts', async () => {
+    const registry: HandlerRegistry = { ...handlers, gadget: new GadgetHandler() };
+    const config = loadConfig({ DATA_DIR: path.join(dir, 'platform'), LOG_LEVEL: 'silent' });
+    const platform = await buildPlatform(config, { logger: pino({ level: 'silent' }), handlers: registry });
+    try {
+      const demo = await seedDemoAccount(platform);
+      expect(demo.counts).toEqual(demoCounts(registry));
+      expect(Object.keys(demo.counts)).toEqual(Object.keys(registry));
+      expect(demo.counts.gadget).toBe(DEMO_COUNT_OTHER_TYPES);
+      for (const [entityType, count] of Object.entries(demo.counts)) expect(count, entityType).toBeGreaterThan(0);
+
+      const ids = Array.from({ length: DEMO_COUNT_OTHER_TYPES }, (_, i) => `gadget-${String(i + 1).padStart(7, '0')}`);
+      const gadgets = await platform.entityStore.getMany('gadget', 'demo', ids);
+      expect(gadgets).toHaveLength(DEMO_COUNT_OTHER_TYPES);
+      const schema = new GadgetHandler().fields;
+      const problems: string[] = [];
+      for (const gadget of gadgets) {
+        expect(Object.keys(gadget.data).sort()).toEqual(Object.keys(schema).filter((f) => f !== 'code').sort());
+        for (const [field, spec] of Object.entries(schema)) {
+          if (!Object.hasOwn(gadget.data, field)) continue;
+          const problem = checkFieldValue(spec, gadget.data[field] as FieldValue);
+          if (problem !== null) problems.push(`${gadget.id}.${field} = ${JSON.stringify(gadget.data[field])}: ${problem}`);
+        }
+      }
+      expect(problems.slice(0, 5)).toEqual([]);
     } finally {
       await platform.close();
     }

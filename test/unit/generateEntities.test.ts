@@ -1,10 +1,46 @@
 import { describe, expect, it } from 'vitest';
-import { checkFieldValue } from '../../src/handlers/fieldSchema';
-import { handlers } from '../../src/handlers/index';
+import { BaseEntityHandler } from '../../src/handlers/BaseEntityHandler';
+import { checkFieldValue, type EntitySchema } from '../../src/handlers/fieldSchema';
+import { handlers, type HandlerRegistry } from '../../src/handlers/index';
 import { QUALIFIED_MIN_SCORE } from '../../src/handlers/LeadHandler';
 import { generateEntities } from '../../src/seeding/generateEntities';
 import { normaliseDedupeKey, type NewEntity } from '../../src/store/entityStore';
-import type { FieldValue } from '../../src/types/entities';
+import type { FieldUpdates, FieldValue } from '../../src/types/entities';
+
+/** A type added after the built-in ones, declaring every kind of field, and no maker in generateEntities. */
+class GadgetHandler extends BaseEntityHandler {
+  override readonly fields: EntitySchema = {
+    name: { type: 'string', maxLength: 60 },
+    email: { type: 'string', format: 'email', nullable: true },
+    code: { type: 'string', pattern: /^G-[0-9]{4}$/ },
+    note: { type: 'string', maxLength: 8 },
+    kind: { type: 'enum', values: ['small', 'large'] },
+    units: { type: 'integer', min: -5, max: 5 },
+    stock: { type: 'integer', max: -10 },
+    weight: { type: 'number', min: 0.5, max: 0.75 },
+    rating: { type: 'number' },
+    active: { type: 'boolean', nullable: true },
+    labels: { type: 'string[]', maxItems: 2, maxLength: 4 },
+    serial: { type: 'integer', min: 1, max: 1, readOnly: true },
+  };
+  constructor() {
+    super('gadget');
+  }
+  async validateEntity(entityId: string): Promise<boolean> {
+    return this.crmClient.exists(entityId);
+  }
+  async updateEntity(entityId: string, updates: FieldUpdates): Promise<void> {
+    await this.crmClient.update(entityId, updates);
+  }
+}
+
+/** The built-in registry plus one type, as a registry after the guide's steps would be. */
+const extendedRegistry: HandlerRegistry = { ...handlers, gadget: new GadgetHandler() };
+
+/** Declared fields a generic value can be made for: a string with a pattern is left unset (a maker may fill it). */
+function generatedFields(schema: EntitySchema): string[] {
+  return Object.entries(schema).filter(([, spec]) => !(spec.type === 'string' && spec.pattern)).map(([field]) => field).sort();
+}
 
 /** How many entities reuse the (normalised) email of an entity before them. */
 function repeatedEmails(entities: NewEntity[]): number {
@@ -19,9 +55,9 @@ function repeatedEmails(entities: NewEntity[]): number {
 }
 
 describe('generateEntities', () => {
-  for (const [entityType, handler] of Object.entries(handlers)) {
+  for (const [entityType, handler] of Object.entries(extendedRegistry)) {
     it(`gives every ${entityType} exactly the declared fields, each passing its schema`, () => {
-      const entities = generateEntities(entityType, 3_000, { idPrefix: `${entityType}-`, duplicateEmailRate: 0.1 });
+      const entities = generateEntities(entityType, 3_000, { idPrefix: `${entityType}-`, duplicateEmailRate: 0.1, schema: handler.fields });
       const fields = handler.fields ?? {};
       const problems: string[] = [];
       for (const entity of entities) {
@@ -32,9 +68,42 @@ describe('generateEntities', () => {
         }
       }
       expect(problems.slice(0, 5)).toEqual([]);
-      for (const entity of entities) expect(Object.keys(entity.data).sort()).toEqual(Object.keys(fields).sort());
+      // Every declared field, but a patterned string only where a maker knows what to put there.
+      const declared = Object.keys(fields);
+      const required = generatedFields(fields);
+      for (const entity of entities) {
+        const keys = Object.keys(entity.data);
+        expect(keys.filter((key) => !declared.includes(key))).toEqual([]);
+        expect(required.filter((key) => !keys.includes(key))).toEqual([]);
+      }
     });
   }
+
+  it('generates a type without a maker from its schema: varied, sometimes null where nullable, deterministic', () => {
+    const { fields } = new GadgetHandler();
+    const options = { idPrefix: 'gadget-', seed: 5, schema: fields };
+    const entities = generateEntities('gadget', 2_000, options);
+    expect(generateEntities('gadget', 2_000, options)).toEqual(entities);
+    expect(generateEntities('gadget', 2_000, { ...options, seed: 6 })).not.toEqual(entities);
+    const valuesOf = (field: string) => new Set(entities.map((e) => JSON.stringify(e.data[field])));
+    expect(valuesOf('kind')).toEqual(new Set(['"small"', '"large"']));
+    expect(valuesOf('units').size).toBe(11);
+    expect(valuesOf('active')).toEqual(new Set(['true', 'false', 'null']));
+    expect(valuesOf('email').has('null')).toBe(true);
+    expect(valuesOf('name').size).toBeGreaterThan(100);
+    expect(valuesOf('serial')).toEqual(new Set(['1']));
+    // A name-like field reads as a name, not as filler.
+    for (const entity of entities.slice(0, 20)) expect(entity.data.name).toMatch(/^[A-Z][a-z]+ [A-Z][a-z]+ \d+$/);
+  });
+
+  it('applies duplicateEmailRate to an email field generated from a schema', () => {
+    const { fields } = new GadgetHandler();
+    const entities = generateEntities('gadget', 5_000, { idPrefix: 'g-', duplicateEmailRate: 0.1, seed: 3, schema: fields })
+      .filter((e) => e.data.email !== null);
+    const share = repeatedEmails(entities) / entities.length;
+    expect(share).toBeGreaterThan(0.05);
+    expect(share).toBeLessThan(0.15);
+  });
 
   it("keeps generated leads and products consistent with their handlers' own rules", () => {
     for (const { data } of generateEntities('lead', 3_000, { idPrefix: 'lead-' })) {

@@ -110,9 +110,24 @@ describe('validateCreateRequest', () => {
     expectRejected(rest, 'MISSING_FIELD', 'entityType');
   });
 
-  it('rejects an unregistered entityType, listing the registered ones', () => {
-    const error = expectRejected(body({ entityType: 'opportunity' }), 'UNKNOWN_ENTITY_TYPE', 'entityType');
-    expect(error.details.allowed).toEqual(['contact', 'lead', 'account', 'product']);
+  /** A name built to be absent from `registry`, so registering any new type cannot make it valid. */
+  function unregisteredName(registry: HandlerRegistry): string {
+    let name = 'unregistered';
+    while (Object.hasOwn(registry, name)) name += '-x';
+    return name;
+  }
+
+  it.each([
+    ['the built-in registry', handlers],
+    ['a registry with one more type', { ...handlers, note: new SchemaNoteHandler() }],
+  ])('rejects an unregistered entityType, listing the registered ones (%s)', (_label, registry: HandlerRegistry) => {
+    const error = expectRejected(body({ entityType: unregisteredName(registry) }), 'UNKNOWN_ENTITY_TYPE', 'entityType', registry);
+    expect(error.details.allowed).toEqual(Object.keys(registry));
+    // The registry's own types stay accepted, an extra one included.
+    if (Object.hasOwn(registry, 'note')) {
+      expect(validateCreateRequest(body({ entityType: 'note', fieldsToUpdate: { body: 'x' } }), registry, limits).entityType).toBe('note');
+    }
+    expect(validateCreateRequest(body(), registry, limits).entityType).toBe('contact');
   });
 
   it('does not treat inherited names as entity types', () => {
