@@ -199,20 +199,3 @@ export class ChannelSlot<T extends Channel> {
     return opening;
   }
 }
-
-/**
- * `promise`, or a rejection with `${what} timed out after ${ms} ms` if it takes longer. The timer
- * is cleared either way, and a late rejection of `promise` is absorbed (never unhandled).
- */
-export async function withinMs<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  promise.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -2,7 +2,8 @@ import type { ConfirmChannel, Message } from 'amqplib';
 import { toError } from '../../errors';
 import type { Logger } from '../../observability/logger';
 import type { OutgoingMessage } from './batchMessages';
-import { ChannelSlot, withinMs, type RabbitConnection } from './connection';
+import { withinMs } from '../../observability/deadline';
+import { ChannelSlot, type RabbitConnection } from './connection';
 
 /** Named points where tests inject faults into publishing; production sets none. */
 export interface PublishFaults {
