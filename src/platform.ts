@@ -124,28 +124,8 @@ export async function openCreateStores(config: Config, writeLockBuffer: SharedAr
       },
     };
   }
-  const settings = config.distributed;
-  const { openMongoStores } = await import('./adapters/mongodb/connection');
-  const { openRabbitBatchQueue } = await import('./adapters/rabbitmq/rabbitBatchQueue');
-  const mongo = await openMongoStores(settings, () => undefined, logger).catch((thrown: unknown) => {
-    throw new UnreachableServerError('MongoDB', 'MONGODB_URL', settings.mongodbUrl, thrown);
-  });
-  try {
-    const queue = await openRabbitBatchQueue(settings, { retry: queueRetryOf(config), logger }).catch((thrown: unknown) => {
-      throw new UnreachableServerError('RabbitMQ', 'RABBITMQ_URL', settings.rabbitmqUrl, thrown);
-    });
-    return {
-      jobStore: mongo.jobStore,
-      queue,
-      close: async () => {
-        await queue.close();
-        await mongo.close();
-      },
-    };
-  } catch (thrown) {
-    await mongo.close();
-    throw thrown;
-  }
+  const { mongo, queue, close } = await connectDistributed(config, config.distributed, () => undefined, logger);
+  return { jobStore: mongo.jobStore, queue, close };
 }
 
 /** What differs between the modes: the stores, the queue, the rate limiter and (embedded) the write lock. */
@@ -204,33 +184,49 @@ async function openEmbedded(config: Config, handlers: HandlerRegistry, logger: L
 
 /** Throws UnreachableServerError when MongoDB or RabbitMQ cannot be reached; leaves no client open. */
 async function openDistributed(config: Config, settings: DistributedSettings, handlers: HandlerRegistry, logger: Logger): Promise<ModeParts> {
+  const { mongo, queue, close } = await connectDistributed(config, settings, dedupeFieldOf(handlers), logger);
+  try {
+    // Every registered type's indexes at start-up: entities by account and id, and the de-dup key.
+    await mongo.entityStore.prepare(Object.keys(handlers));
+  } catch (thrown) {
+    await close();
+    throw thrown;
+  }
+  return {
+    jobStore: mongo.jobStore,
+    entityStore: withCrmLatency(config, mongo.entityStore),
+    apiKeyStore: mongo.apiKeyStore,
+    queue,
+    // Shared by every API process: the limit holds for the account, not per process.
+    rateLimiter: mongo.rateLimiter(config.rateLimitPerMinute),
+    writeLockBuffer: null,
+    close,
+  };
+}
+
+/**
+ * The MongoDB stores and the RabbitMQ queue of distributed mode, for the platform and the create
+ * thread alike, and how to close both. Throws UnreachableServerError naming the server that cannot
+ * be reached; leaves no client open then.
+ */
+async function connectDistributed(config: Config, settings: DistributedSettings, dedupeField: DedupeFieldOf, logger: Logger) {
   // Loaded only here: embedded mode (and its worker threads) never loads a network driver.
   const { openMongoStores } = await import('./adapters/mongodb/connection');
   const { openRabbitBatchQueue } = await import('./adapters/rabbitmq/rabbitBatchQueue');
   logger.info({ mongodb: redactUrl(settings.mongodbUrl), database: settings.mongodbDatabase }, 'connecting to MongoDB');
-  const mongo = await openMongoStores(settings, dedupeFieldOf(handlers), logger).catch((thrown: unknown) => {
+  const mongo = await openMongoStores(settings, dedupeField, logger).catch((thrown: unknown) => {
     throw new UnreachableServerError('MongoDB', 'MONGODB_URL', settings.mongodbUrl, thrown);
   });
   try {
-    // Every registered type's indexes at start-up: entities by account and id, and the de-dup key.
-    await mongo.entityStore.prepare(Object.keys(handlers));
     logger.info({ rabbitmq: redactUrl(settings.rabbitmqUrl), queue: settings.rabbitmqQueue }, 'connecting to RabbitMQ');
     const queue = await openRabbitBatchQueue(settings, { retry: queueRetryOf(config), logger }).catch((thrown: unknown) => {
       throw new UnreachableServerError('RabbitMQ', 'RABBITMQ_URL', settings.rabbitmqUrl, thrown);
     });
-    return {
-      jobStore: mongo.jobStore,
-      entityStore: withCrmLatency(config, mongo.entityStore),
-      apiKeyStore: mongo.apiKeyStore,
-      queue,
-      // Shared by every API process: the limit holds for the account, not per process.
-      rateLimiter: mongo.rateLimiter(config.rateLimitPerMinute),
-      writeLockBuffer: null,
-      close: async () => {
-        await queue.close();
-        await mongo.close();
-      },
+    const close = async () => {
+      await queue.close();
+      await mongo.close();
     };
+    return { mongo, queue, close };
   } catch (thrown) {
     await mongo.close();
     throw thrown;
