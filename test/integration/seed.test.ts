@@ -6,37 +6,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../../src/adapters/sqlite/database';
 import { SqliteEntityStore } from '../../src/adapters/sqlite/sqliteEntityStore';
 import { loadConfig } from '../../src/config';
-import { BaseEntityHandler } from '../../src/handlers/BaseEntityHandler';
-import { checkFieldValue, type EntitySchema } from '../../src/handlers/fieldSchema';
+import { checkFieldValue } from '../../src/handlers/fieldSchema';
 import { handlerFor, handlers, type HandlerRegistry } from '../../src/handlers/index';
 import { buildPlatform, DATABASE_FILE } from '../../src/platform';
 import { DEMO_COUNT_OTHER_TYPES, demoCounts, seedDemoAccount } from '../../src/seeding/demo';
 import { generateEntities, seedEntities } from '../../src/seeding/generateEntities';
-import type { FieldUpdates, FieldValue } from '../../src/types/entities';
-
-/** A type registered after the built-in ones, with a field of every kind and no maker in generateEntities. */
-class GadgetHandler extends BaseEntityHandler {
-  override readonly fields: EntitySchema = {
-    name: { type: 'string', maxLength: 60 },
-    email: { type: 'string', format: 'email', nullable: true },
-    code: { type: 'string', pattern: /^G-[0-9]{4}$/ },
-    kind: { type: 'enum', values: ['small', 'large'] },
-    units: { type: 'integer', min: -5, max: 5 },
-    weight: { type: 'number', min: 0.5, max: 0.75 },
-    active: { type: 'boolean', nullable: true },
-    labels: { type: 'string[]', maxItems: 2, maxLength: 4 },
-    serial: { type: 'integer', min: 1, max: 9, readOnly: true },
-  };
-  constructor() {
-    super('gadget');
-  }
-  async validateEntity(entityId: string): Promise<boolean> {
-    return this.crmClient.exists(entityId);
-  }
-  async updateEntity(entityId: string, updates: FieldUpdates): Promise<void> {
-    await this.crmClient.update(entityId, updates);
-  }
-}
+import type { FieldValue } from '../../src/types/entities';
+import { GadgetHandler } from '../support/gadgetHandler';
 
 let dir: string;
 let db: SqliteDatabase;
