@@ -9,7 +9,7 @@ import { buildApp } from '../../src/api/buildApp';
 import { loadConfig } from '../../src/config';
 import { buildPlatform, DATABASE_FILE } from '../../src/platform';
 import { expectActionInvariants } from '../support/faultInvariants';
-import { freePort, startServer, until, type ServerProcess } from '../support/serverProcess';
+import { exitWithin, freePort, startServer, until, type ServerProcess } from '../support/serverProcess';
 import { authHeader, testApiKeys } from '../support/apiHelpers';
 
 /**
@@ -71,17 +71,6 @@ async function createAction(base: string, entityIds: string[], title: string): P
 
 async function statusOf(base: string, id: string): Promise<{ status: string; processed: number }> {
   return (await (await fetch(`${base}/api/bulk-actions/${id}/stats`, { headers: authHeader() })).json()) as { status: string; processed: number };
-}
-
-/** Resolves with the exit code, or null if the process is still running after `ms`. */
-async function exitWithin(server: ServerProcess, ms: number): Promise<number | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
-  try {
-    return await Promise.race([server.exited, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 describe('two processes on one data dir', () => {

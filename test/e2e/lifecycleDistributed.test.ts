@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deleteQueues, dropDatabases } from '../../scripts/realServers';
 import { expectActionInvariants } from '../support/faultInvariants';
-import { freePort, startServer, until as untilDone, type ServerProcess } from '../support/serverProcess';
+import { exitWithin, freePort, startServer, until as untilDone, type ServerProcess } from '../support/serverProcess';
 import { describeWithServices, services, uniqueName } from '../support/services';
 import { authHeader } from '../support/apiHelpers';
 
@@ -62,16 +62,6 @@ describeWithServices('SIGTERM (distributed): a worker process with a batch that 
       return stats.status === 'RUNNING' ? true : undefined;
     });
     return id;
-  }
-
-  async function exitWithin(server: ServerProcess, ms: number): Promise<number | null> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
-    try {
-      return await Promise.race([server.exited, late]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   beforeAll(async () => {

@@ -59,3 +59,14 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined>, t
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** Resolves with the exit code, or null if the process is still running after `ms`. */
+export async function exitWithin(server: ServerProcess, ms: number): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
+  try {
+    return await Promise.race([server.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
