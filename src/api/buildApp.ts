@@ -10,7 +10,7 @@ import { withinMs } from '../observability/deadline';
 import { healthRoutes, READY_TIMEOUT_MS } from '../routes/health';
 import { metricsRoutes } from '../routes/metrics';
 import { frameworkError, registerErrorHandling } from './errorHandler';
-import { rejectMalformedQuery } from './query';
+import { decodeQueryComponent, rawQueryPairs, rejectMalformedQuery } from './query';
 
 export interface AppOptions {
   /** The platform's pino logger (src/server.ts), so request logs and the platform's logs share one format. Default: no logs. */
@@ -119,22 +119,12 @@ function safeRequestLog(request: { method: string; url: string; host?: string; i
 export function redactKeyParams(url: string): string {
   const start = url.indexOf('?');
   if (start < 0) return url;
-  const pairs = url.slice(start + 1).split('&').map((pair) => {
-    const eq = pair.indexOf('=');
-    if (eq < 0) return pair;
-    const name = pair.slice(0, eq);
-    const value = pair.slice(eq + 1);
-    return isKeyParam(decodedOr(name), decodedOr(value)) || KEY_SHAPE.test(value) ? `${name}=***` : pair;
+  const pairs = rawQueryPairs(url).map(({ name, value }) => {
+    if (value === null) return KEY_SHAPE.test(name) ? '***' : name;
+    const credential = isKeyParam(decodeQueryComponent(name) ?? name, decodeQueryComponent(value) ?? value) || KEY_SHAPE.test(value);
+    return credential ? `${name}=***` : `${name}=${value}`;
   });
   return `${url.slice(0, start)}?${pairs.join('&')}`;
-}
-
-function decodedOr(component: string): string {
-  try {
-    return decodeURIComponent(component.replace(/\+/g, ' '));
-  } catch {
-    return component;
-  }
 }
 
 const ACTION_PATH = /^\/api\/bulk-actions\/([^/?#]+)(\/[^?#]*)?/;

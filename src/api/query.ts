@@ -24,21 +24,27 @@ export function pageParams(query: Query, defaultLimit = 50, maxLimit = 1000): Pa
  * Throws 400 INVALID_QUERY naming the parameter. `url` is the request's raw path and query (RFC 3986).
  */
 export function rejectMalformedQuery(url: string): void {
-  const start = url.indexOf('?');
-  if (start < 0) return;
-  for (const pair of url.slice(start + 1).split('&')) {
-    const eq = pair.indexOf('=');
-    const name = eq < 0 ? pair : pair.slice(0, eq);
-    const value = eq < 0 ? '' : pair.slice(eq + 1);
-    const decodedName = decodes(name);
-    if (decodedName === null || decodes(value) === null) {
+  for (const { name, value } of rawQueryPairs(url)) {
+    const decodedName = decodeQueryComponent(name);
+    if (decodedName === null || (value !== null && decodeQueryComponent(value) === null)) {
       const field = decodedName ?? name;
       throw new ApiError('INVALID_QUERY', `${field} is not valid percent-encoded UTF-8`, { field });
     }
   }
 }
 
-function decodes(component: string): string | null {
+/** The `name=value` pairs of a URL's query string, still percent-encoded (a pair without `=` has value null). */
+export function rawQueryPairs(url: string): { name: string; value: string | null }[] {
+  const start = url.indexOf('?');
+  if (start < 0) return [];
+  return url.slice(start + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    return eq < 0 ? { name: pair, value: null } : { name: pair.slice(0, eq), value: pair.slice(eq + 1) };
+  });
+}
+
+/** One query-string component decoded (`+` is a space), or null when its escapes are malformed or not UTF-8. */
+export function decodeQueryComponent(component: string): string | null {
   try {
     return decodeURIComponent(component.replace(/\+/g, ' '));
   } catch {

@@ -18,9 +18,9 @@ export const KEY_QUERY_PARAMS: readonly string[] = ['api_key', 'apikey', 'api-ke
 /** The shape of every key this platform issues (`bap_<16 hex id>_<secret>`): found in any query value, it is refused and masked. */
 export const KEY_SHAPE = /bap_[0-9a-f]{16}_/i;
 
-/** Whether a query parameter carries a credential: a conventional name (trimmed, any case), or a value shaped like our keys. */
+/** Whether a query parameter carries a credential: a conventional name (trimmed, any case), or a name or value shaped like our keys. */
 export function isKeyParam(name: string, value: unknown): boolean {
-  if (KEY_QUERY_PARAMS.includes(name.trim().toLowerCase())) return true;
+  if (KEY_QUERY_PARAMS.includes(name.trim().toLowerCase()) || KEY_SHAPE.test(name)) return true;
   const values = Array.isArray(value) ? value : [value];
   return values.some((v) => typeof v === 'string' && KEY_SHAPE.test(v));
 }

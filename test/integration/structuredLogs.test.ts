@@ -126,7 +126,7 @@ describe('structured logs', () => {
     const lines: Line[] = [];
     const { app } = await start(lines);
     const issued = 'bap_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'; // the shape of every key we issue
-    for (const query of [`api%5Fkey=${TEST_ADMIN_KEY}`, `%6Bey=${TEST_ADMIN_KEY}`, `auth=${issued}`, `authorization=Bearer%20${issued}`]) {
+    for (const query of [`api%5Fkey=${TEST_ADMIN_KEY}`, `%6Bey=${TEST_ADMIN_KEY}`, `auth=${issued}`, `authorization=Bearer%20${issued}`, `x=1&${issued}`]) {
       const res = await app.inject({ method: 'GET', url: `/api/bulk-actions?${query}` });
       expect(res.statusCode, query).toBe(400);
       expect(res.json()).toMatchObject({ error: { code: 'API_KEY_IN_QUERY' } });
