@@ -12,7 +12,7 @@ import { lockDataDir } from './adapters/sqlite/dataDirLock';
 import { WriteLock } from './adapters/sqlite/writeLock';
 import { redactUrl, type Config, type DistributedSettings } from './config';
 import { toError } from './errors';
-import { handlerFor, handlers as builtInHandlers, type HandlerRegistry } from './handlers/index';
+import { assertValidRegistry, handlerFor, handlers as builtInHandlers, type HandlerRegistry } from './handlers/index';
 import type { Logger } from './observability/logger';
 import { PlatformMetrics } from './observability/metrics';
 import { crashHooks, withCrashOnWrite, type CrashHooks } from './processing/crashPoints';
@@ -138,6 +138,7 @@ type ModeParts = Stores & { rateLimiter: RateLimiter; writeLockBuffer: SharedArr
  */
 export async function buildPlatform(config: Config, options: PlatformOptions): Promise<Platform> {
   const handlers = options.handlers ?? builtInHandlers;
+  assertValidRegistry(handlers);
   const { logger } = options;
   const parts = config.distributed
     ? await openDistributed(config, config.distributed, handlers, logger)

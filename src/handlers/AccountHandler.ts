@@ -6,7 +6,14 @@ import type { FieldUpdates } from '../types/entities';
 export class AccountHandler extends BaseEntityHandler {
   override readonly fields: EntitySchema = {
     name: { type: 'string', maxLength: 200 },
-    domain: { type: 'string', maxLength: 253, pattern: /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i, nullable: true },
+    domain: {
+      type: 'string',
+      maxLength: 253,
+      pattern: /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i,
+      expected: 'a domain name such as example.com (letters, digits and "-", in dot-separated labels)',
+      examples: ['example.com', 'globex.example.org', 'northwind-labs.example.net'],
+      nullable: true,
+    },
     industry: { type: 'string', maxLength: 100, nullable: true },
     employees: { type: 'integer', min: 0 },
     status: { type: 'enum', values: ['active', 'inactive'] },

@@ -6,9 +6,9 @@ import type { FieldUpdates } from '../types/entities';
 export class ProductHandler extends BaseEntityHandler {
   override readonly fields: EntitySchema = {
     name: { type: 'string', maxLength: 200 },
-    sku: { type: 'string', maxLength: 64, pattern: /^[A-Za-z0-9._-]+$/ },
+    sku: { type: 'string', maxLength: 64, pattern: /^[A-Za-z0-9._-]+$/, expected: 'letters, digits, ".", "_" and "-" only', examples: ['SKU-1001', 'WID.200', 'pro_pack-3'] },
     price: { type: 'number', min: 0 },
-    currency: { type: 'string', pattern: /^[A-Z]{3}$/ },
+    currency: { type: 'string', pattern: /^[A-Z]{3}$/, expected: 'a three-letter ISO 4217 currency code in capitals, e.g. USD', examples: ['USD', 'EUR', 'GBP', 'JPY'] },
     active: { type: 'boolean' },
   };
 

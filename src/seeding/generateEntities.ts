@@ -182,7 +182,8 @@ const DEFAULT_SPAN = 1000;
 /**
  * Data for a type that declares its fields but has no maker above: every declared field gets a
  * value its spec accepts (readOnly fields included: they are data), except a string with a
- * `pattern`, which no generic value can be trusted to match and is left unset. Like the contact
+ * `pattern` and no `examples`, which no generic value can be trusted to match and is left unset.
+ * Dates fall in the declared bounds, by default 2024 to 2027. Like the contact
  * and lead makers, it draws its person and email domain first, so duplicateEmailRate works on an
  * email field.
  */
@@ -208,7 +209,7 @@ function makerFromSchema(schema: EntitySchema): DataMaker {
 function valueFor(field: string, spec: FieldSpec, rng: Rng, index: number, email: () => string, person: number): unknown {
   switch (spec.type) {
     case 'string': {
-      if (spec.pattern) return undefined;
+      if (spec.pattern) return spec.examples && spec.examples.length > 0 ? rng.pick(spec.examples) : undefined;
       const max = spec.maxLength ?? Infinity;
       if (spec.format === 'email') {
         const address = email();
@@ -237,7 +238,28 @@ function valueFor(field: string, spec: FieldSpec, rng: Rng, index: number, email
       const start = rng.int(TAGS.length);
       return TAGS_TWICE.slice(start, start + count).map((tag) => tag.slice(0, spec.maxLength ?? Infinity));
     }
+    case 'date': {
+      const first = dayNumber(spec.min ?? DEFAULT_FIRST_DATE);
+      const last = dayNumber(spec.max ?? DEFAULT_LAST_DATE);
+      return last >= first ? new Date((first + rng.int(last - first + 1)) * DAY_MS).toISOString().slice(0, 10) : undefined;
+    }
+    case 'datetime': {
+      // To the second, in UTC ("Z"): a valid RFC 3339 date-time, as a client would send one.
+      const first = dayNumber(DEFAULT_FIRST_DATE) * DAY_SECONDS;
+      const seconds = first + rng.int((dayNumber(DEFAULT_LAST_DATE) + 1) * DAY_SECONDS - first);
+      return `${new Date(seconds * 1000).toISOString().slice(0, 19)}Z`;
+    }
   }
+}
+
+const DAY_SECONDS = 86_400;
+const DAY_MS = DAY_SECONDS * 1000;
+const DEFAULT_FIRST_DATE = '2024-01-01';
+const DEFAULT_LAST_DATE = '2027-12-31';
+
+/** Days since 1970-01-01 of a YYYY-MM-DD date (a schema bound, checked at start by assertValidSchema). */
+function dayNumber(date: string): number {
+  return Date.parse(`${date}T00:00:00Z`) / DAY_MS;
 }
 
 /** Declared bounds, either missing one filled in DEFAULT_SPAN away from the other (0 when both are). */

@@ -124,6 +124,16 @@ function nonNullValue(spec: FieldSpec): fc.Arbitrary<Doc> {
       return fc.constantFrom('true', 'false').map(raw);
     case 'string[]':
       return fc.array(text(0, Math.min(spec.maxLength ?? 1000, 12)).map(str), { maxLength: Math.min(spec.maxItems ?? 10, 5) }).map((items): Doc => ({ t: 'arr', items }));
+    case 'date': {
+      // Midnight UTC of each day in the bounds (default: years 1 to 9999, as YYYY-MM-DD can write).
+      const day = (iso: string) => Date.parse(`${iso}T00:00:00Z`) / 86_400_000;
+      return fc.integer({ min: day(spec.min ?? '0001-01-01'), max: day(spec.max ?? '9999-12-31') }).map((n) => str(new Date(n * 86_400_000).toISOString().slice(0, 10)));
+    }
+    case 'datetime': {
+      const offset = fc.constantFrom('Z', 'z', '+00:00', '-05:30', '+14:00', '+0200');
+      const instant = fc.date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true });
+      return fc.tuple(instant, fc.boolean(), offset).map(([at, fraction, zone]) => str(at.toISOString().slice(0, fraction ? 23 : 19) + zone));
+    }
   }
 }
 

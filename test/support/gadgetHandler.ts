@@ -7,7 +7,9 @@ export class GadgetHandler extends BaseEntityHandler {
   override readonly fields: EntitySchema = {
     name: { type: 'string', maxLength: 60 },
     email: { type: 'string', format: 'email', nullable: true },
-    code: { type: 'string', pattern: /^G-[0-9]{4}$/ },
+    code: { type: 'string', pattern: /^G-[0-9]{4}$/, expected: 'G- and four digits, e.g. G-0042' },
+    madeOn: { type: 'date', min: '2020-02-29', max: '2020-03-02' },
+    shippedAt: { type: 'datetime', nullable: true },
     note: { type: 'string', maxLength: 8 },
     kind: { type: 'enum', values: ['small', 'large'] },
     units: { type: 'integer', min: -5, max: 5 },

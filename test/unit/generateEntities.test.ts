@@ -10,9 +10,9 @@ import type { FieldValue } from '../../src/types/entities';
 /** The built-in registry plus one type, as a registry after the guide's steps would be. */
 const extendedRegistry: HandlerRegistry = { ...handlers, gadget: new GadgetHandler() };
 
-/** Declared fields a generic value can be made for: a string with a pattern is left unset (a maker may fill it). */
+/** Declared fields a generic value can be made for: a string with a pattern and no examples is left unset (a maker may fill it). */
 function generatedFields(schema: EntitySchema): string[] {
-  return Object.entries(schema).filter(([, spec]) => !(spec.type === 'string' && spec.pattern)).map(([field]) => field).sort();
+  return Object.entries(schema).filter(([, spec]) => !(spec.type === 'string' && spec.pattern && !spec.examples?.length)).map(([field]) => field).sort();
 }
 
 /** How many entities reuse the (normalised) email of an entity before them. */
@@ -65,6 +65,10 @@ describe('generateEntities', () => {
     expect(valuesOf('email').has('null')).toBe(true);
     expect(valuesOf('name').size).toBeGreaterThan(100);
     expect(valuesOf('serial')).toEqual(new Set(['1']));
+    // Every day of the declared range, leap day included, and nothing outside it.
+    expect(valuesOf('madeOn')).toEqual(new Set(['"2020-02-29"', '"2020-03-01"', '"2020-03-02"']));
+    expect(valuesOf('shippedAt').size).toBeGreaterThan(1_500);
+    expect(valuesOf('shippedAt').has('null')).toBe(true);
     // A name-like field reads as a name, not as filler.
     for (const entity of entities.slice(0, 20)) expect(entity.data.name).toMatch(/^[A-Z][a-z]+ [A-Z][a-z]+ \d+$/);
   });
