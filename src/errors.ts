@@ -16,6 +16,7 @@ export const API_ERRORS = {
   READ_ONLY_FIELD: { status: 400, message: 'The field is read-only.' },
   RESERVED_FIELD: { status: 400, message: 'The field name is reserved.' },
   DEDUPE_KEY_CONFLICT: { status: 400, message: 'A de-duplication key cannot be set to one value on more than one entity.' },
+  UPDATE_RULE_VIOLATED: { status: 400, message: 'fieldsToUpdate breaks a rule of the entity type; details.rule names it.' },
   SCHEDULING_NOT_SUPPORTED: { status: 400, message: 'scheduledAt is not supported yet.' },
   INVALID_QUERY: { status: 400, message: 'A query parameter has an invalid value.' },
   INVALID_UTF8: { status: 400, message: 'The request body is not valid UTF-8.' },

@@ -8,13 +8,13 @@ import { actionView } from './actionView';
 import { publishAction } from './outbox';
 import { payloadHash, planBatches, splitIntoBatches } from './planBatches';
 import type { RateLimiter } from './rateLimiter';
-import { validateCreateRequest, type RequestSchemas } from './validateRequest';
+import { checkRequestRule, validateCreateRequest, type RequestSchemas } from './validateRequest';
 
 export interface CreateDeps {
   jobStore: JobStore;
   queue: BatchQueue;
   rateLimiter: RateLimiter;
-  /** Each type's declared fields (a HandlerRegistry will do). */
+  /** Each type's declared fields and request-level rule (a HandlerRegistry will do). */
   handlers: RequestSchemas;
   logger: Logger;
   config: Pick<Config, 'batchSize' | 'maxEntityIds' | 'inputLimits' | 'duplicateWindowSeconds' | 'outbox'>;
@@ -31,7 +31,8 @@ export type CreateResult = { kind: 'created' | 'replayed'; status: number; body:
 const IDEMPOTENCY_KEY = /^[\x20-\x7E]{1,200}$/;
 
 /**
- * The create path (the spec's steps 1 to 3): validate -> duplicate detection -> rate limit ->
+ * The create path (the spec's steps 1 to 3): validate (the request, then the type's request-level
+ * rule) -> duplicate detection -> rate limit ->
  * job record with its batch plan -> publish the batches.
  *
  * Duplicate detection and the Idempotency-Key lookup happen again inside the insert, so two
@@ -50,6 +51,7 @@ export async function createBulkAction(
     throw new ApiError('INVALID_FIELD', 'Idempotency-Key must be 1 to 200 printable ASCII characters', { field: 'Idempotency-Key' });
   }
   const request = validateCreateRequest(body, deps.handlers, { maxEntityIds: config.maxEntityIds, ...config.inputLimits }, callerAccount);
+  await checkRequestRule(deps.handlers, request);
 
   const now = deps.now();
   const { accountId, entityType, entityIds, fieldsToUpdate } = request;

@@ -1,25 +1,67 @@
 import type { InputLimits } from '../config';
 import { ApiError } from '../errors';
-import type { BaseEntityHandler } from '../handlers/BaseEntityHandler';
+import { BaseEntityHandler, type RequestRuleViolation } from '../handlers/BaseEntityHandler';
 import { checkFieldValue } from '../handlers/fieldSchema';
 import type { HandlerRegistry } from '../handlers/index';
 import type { FieldUpdates, FieldValue } from '../types/entities';
 import { numberProblem, stringProblem } from './exactValues';
 
+/** What request validation reads of a handler as plain data (a RegExp at most), which the create thread gets by message. */
+export type RequestSchemaData = Pick<BaseEntityHandler, 'entityType' | 'fields' | 'dedupeKey'> & {
+  /** Whether the handler declares a request-level rule (overrides `validateFieldsToUpdate`). */
+  hasRequestRule?: boolean;
+};
+
 /**
- * What request validation reads of a handler: its type, its declared fields and its de-dup key.
- * Plain data (a RegExp at most), so the create thread gets it by message, without the handlers.
+ * What the create path reads of a handler: its type, declared fields and de-dup key, and its
+ * request-level rule. A handler is one; in the create thread, the rule is a call to the API
+ * thread, which holds the handler instances (src/actions/createThread/threadMain.ts).
  */
-export type RequestSchema = Pick<BaseEntityHandler, 'entityType' | 'fields' | 'dedupeKey'>;
+export type RequestSchema = RequestSchemaData & {
+  validateFieldsToUpdate?(fieldsToUpdate: Readonly<FieldUpdates>): RequestRuleViolation | null | Promise<RequestRuleViolation | null>;
+};
 
 /** The schema of every registered type, by the name the API accepts. A HandlerRegistry is one. */
 export type RequestSchemas = Readonly<Record<string, RequestSchema>>;
 
 /** The registry's schemas as plain data (no handler instances, no methods). */
-export function requestSchemasOf(handlers: HandlerRegistry): RequestSchemas {
+export function requestSchemasOf(handlers: HandlerRegistry): Readonly<Record<string, RequestSchemaData>> {
   return Object.fromEntries(
-    Object.entries(handlers).map(([name, h]) => [name, { entityType: h.entityType, fields: h.fields, dedupeKey: h.dedupeKey }]),
+    Object.entries(handlers).map(([name, h]) => [
+      name,
+      {
+        entityType: h.entityType,
+        fields: h.fields,
+        dedupeKey: h.dedupeKey,
+        hasRequestRule: h.validateFieldsToUpdate !== BaseEntityHandler.prototype.validateFieldsToUpdate,
+      },
+    ]),
   );
+}
+
+/**
+ * Runs the type's request-level rule (BaseEntityHandler.validateFieldsToUpdate) on a validated
+ * request's fields, which it gets as a frozen copy: what is stored is what the client sent.
+ * Throws ApiError UPDATE_RULE_VIOLATED (400) for a violation, and an Error (a server error) for
+ * an answer that is not one: a handler's mistake must not reach the client as theirs.
+ */
+export async function checkRequestRule(registry: RequestSchemas, request: ValidatedRequest): Promise<void> {
+  const schema = Object.hasOwn(registry, request.entityType) ? registry[request.entityType] : undefined;
+  if (!schema?.validateFieldsToUpdate) return;
+  const violation = await schema.validateFieldsToUpdate(frozenCopy(request.fieldsToUpdate));
+  if (violation === null) return;
+  const { field, rule, message } = violation ?? {};
+  if (typeof field !== 'string' || typeof rule !== 'string' || typeof message !== 'string') {
+    throw new Error(`${request.entityType}.validateFieldsToUpdate must return null or { field, rule, message } strings; got ${JSON.stringify(violation)}`);
+  }
+  throw new ApiError('UPDATE_RULE_VIOLATED', message, { field: `fieldsToUpdate.${field}`, rule, reason: message });
+}
+
+/** A copy of `fields` that throws on any write, lists included: what a request-level rule is given. */
+export function frozenCopy(fields: FieldUpdates): Readonly<FieldUpdates> {
+  const copy: FieldUpdates = {};
+  for (const [name, value] of Object.entries(fields)) copy[name] = Array.isArray(value) ? Object.freeze([...value]) as string[] : value;
+  return Object.freeze(copy);
 }
 
 /** A create request that passed every check the API can make without touching the stores. */

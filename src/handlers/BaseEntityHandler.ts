@@ -14,6 +14,18 @@ export interface EntityResult {
 }
 
 /**
+ * What a request-level rule reports: the 400 UPDATE_RULE_VIOLATED names `fieldsToUpdate.<field>`
+ * in `details.field`, `rule` in `details.rule` (a stable name a client can branch on, e.g.
+ * 'closeDateRequiredWhenWon') and `message` as the error's message.
+ */
+export interface RequestRuleViolation {
+  /** The field of fieldsToUpdate at fault, as the client named it ('closeDate'), present or not. */
+  field: string;
+  rule: string;
+  message: string;
+}
+
+/**
  * The CRM client of the batch being processed. Handlers are shared singletons and batches run
  * concurrently, so the client travels with the async context rather than living on `this`.
  */
@@ -45,6 +57,19 @@ export abstract class BaseEntityHandler {
    */
   needsCurrentData(_updates: FieldUpdates): boolean {
     return true;
+  }
+
+  /**
+   * The request-level rule: a check on the whole `fieldsToUpdate` of a create request ("closeDate
+   * is required when stage is won"), where per-entity rules (`validateEntity`, a batch check) see
+   * one entity at a time after the action was accepted. It runs once per request, after every field
+   * passed its declaration in `fields`, before the action is stored or counted against the rate
+   * limit; a violation answers 400 UPDATE_RULE_VIOLATED and nothing is stored. Pure and synchronous:
+   * it sees only the request (a frozen copy), never the store. The default accepts everything.
+   * Whatever it throws is a server error (500), not the client's.
+   */
+  validateFieldsToUpdate(_fieldsToUpdate: Readonly<FieldUpdates>): RequestRuleViolation | null {
+    return null;
   }
 
   /** The account- and type-scoped CRM client of the current batch. */

@@ -1,10 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import { releaseWriteLockOf } from '../../adapters/sqlite/writeLock';
 import { ApiError } from '../../errors';
+import { handlerFor } from '../../handlers/index';
 import type { Platform } from '../../platform';
 import type { CreateResult } from '../createBulkAction';
 import type { CreateRunner, RawCreateRequest } from '../createRequest';
-import { requestSchemasOf } from '../validateRequest';
+import { frozenCopy, requestSchemasOf } from '../validateRequest';
 import { fromThreadError, toThreadError, transferable, type CreateThreadData, type FromCreateThread, type ToCreateThread } from './messages';
 
 const THREAD_ENTRY = new URL('./threadEntry.mjs', import.meta.url);
@@ -142,8 +143,18 @@ export async function startCreateThread(
         // Read at each hit: the process has one limiter, and this is it.
         platform.rateLimiter.hit(message.key, message.at).then(
           (decision) => post(generation, { type: 'rate-decision', id: message.id, decision }),
-          (thrown: unknown) => post(generation, { type: 'rate-failed', id: message.id, error: toThreadError(thrown) }),
+          (thrown: unknown) => post(generation, { type: 'ask-failed', id: message.id, error: toThreadError(thrown) }),
         );
+        return;
+      case 'rule-check':
+        // A few fields, a pure check: cheap enough for this thread, and only it has the handlers.
+        try {
+          const handler = handlerFor(platform.handlers, message.entityType);
+          const violation = handler ? handler.validateFieldsToUpdate(frozenCopy(message.fieldsToUpdate)) : null;
+          post(generation, { type: 'rule-result', id: message.id, violation });
+        } catch (thrown) {
+          post(generation, { type: 'ask-failed', id: message.id, error: toThreadError(thrown) });
+        }
         return;
       case 'stopped':
         return;

@@ -3,7 +3,9 @@ import { ApiError, toError, type ApiErrorCode } from '../../errors';
 import type { CreateResult } from '../createBulkAction';
 import type { RateDecision } from '../rateLimiter';
 import type { RawCreateRequest } from '../createRequest';
-import type { RequestSchemas } from '../validateRequest';
+import type { RequestRuleViolation } from '../../handlers/BaseEntityHandler';
+import type { FieldUpdates } from '../../types/entities';
+import type { RequestSchemaData } from '../validateRequest';
 
 /**
  * What the API thread and the create thread say to each other. Everything here is structured-
@@ -13,8 +15,8 @@ import type { RequestSchemas } from '../validateRequest';
 /** The create thread's workerData. */
 export interface CreateThreadData {
   config: Config;
-  /** Each registered type's declared fields, as data: handler instances cannot cross. */
-  schemas: RequestSchemas;
+  /** Each registered type's declared fields, as data: handler instances cannot cross (their request-level rules run in the API thread). */
+  schemas: Readonly<Record<string, RequestSchemaData>>;
   /** Embedded mode: the process's SQLite write lock, shared with the worker threads; null in distributed mode. */
   writeLockBuffer: SharedArrayBuffer | null;
   /** Whether this thread runs the outbox sweeper (a server's API does; tests ask for passes). */
@@ -26,7 +28,10 @@ export type ToCreateThread =
   | { type: 'create'; id: number; request: RawCreateRequest }
   /** The answer to a `rate-hit`: the API thread owns the process's one rate limiter. */
   | { type: 'rate-decision'; id: number; decision: RateDecision }
-  | { type: 'rate-failed'; id: number; error: ThreadError }
+  /** The answer to a `rule-check`: the API thread holds the handlers. */
+  | { type: 'rule-result'; id: number; violation: RequestRuleViolation | null }
+  /** A `rate-hit` or `rule-check` that threw in the API thread. */
+  | { type: 'ask-failed'; id: number; error: ThreadError }
   | { type: 'sweep'; id: number }
   | { type: 'stop' };
 
@@ -36,6 +41,8 @@ export type FromCreateThread =
   | { type: 'created'; id: number; result: CreateResult }
   | { type: 'failed'; id: number; error: ThreadError }
   | { type: 'rate-hit'; id: number; key: string; at: number }
+  /** Run the request-level rule of `entityType` (BaseEntityHandler.validateFieldsToUpdate). */
+  | { type: 'rule-check'; id: number; entityType: string; fieldsToUpdate: FieldUpdates }
   | { type: 'swept'; id: number; published: number }
   | { type: 'sweep-failed'; id: number; error: ThreadError }
   | { type: 'stopped' };

@@ -7,7 +7,10 @@ import { lowerThreadPriority } from '../../processing/threadPriority';
 import type { CreateDeps } from '../createBulkAction';
 import { runCreate } from '../createRequest';
 import { publishUnpublished, startOutboxSweeper } from '../outbox';
+import type { RequestRuleViolation } from '../../handlers/BaseEntityHandler';
+import type { FieldUpdates } from '../../types/entities';
 import type { RateDecision, RateLimiter } from '../rateLimiter';
+import type { RequestSchemas } from '../validateRequest';
 import { fromThreadError, toThreadError, type CreateThreadData, type FromCreateThread, type ToCreateThread } from './messages';
 
 /**
@@ -15,7 +18,9 @@ import { fromThreadError, toThreadError, type CreateThreadData, type FromCreateT
  * and the outbox sweeper, on stores of its own, so the synchronous and CPU-heavy parts (SQLite
  * writes that wait for other writers, a million IDs hashed and planned) never run on the event
  * loop that answers HTTP. Rate-limit decisions are asked of the API thread, which owns the
- * process's one limiter (the in-memory one in embedded mode must be one instance).
+ * process's one limiter (the in-memory one in embedded mode must be one instance), and so are
+ * request-level rules, which are handler code (the handlers live there; a registry given to
+ * buildPlatform cannot cross to a thread).
  */
 const port = parentPort!;
 const { config, schemas, writeLockBuffer, sweepOutbox } = workerData as CreateThreadData;
@@ -23,24 +28,41 @@ const logger = createLogger(config.logLevel).child({ thread: 'create' });
 lowerThreadPriority(config.backgroundThreadNice, logger);
 const send = (message: FromCreateThread) => port.postMessage(message);
 
-/** Rate-limit hits waiting for the API thread's decision, by message id. */
-const pendingHits = new Map<number, { resolve(decision: RateDecision): void; reject(error: Error): void }>();
-let nextHitId = 0;
+/** Questions waiting for the API thread's answer, by message id. */
+const pendingAsks = new Map<number, { resolve(answer: never): void; reject(error: Error): void }>();
+let nextAskId = 0;
+function askApiThread<T>(message: (id: number) => FromCreateThread): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const id = nextAskId++;
+    pendingAsks.set(id, { resolve: resolve as (answer: never) => void, reject });
+    send(message(id));
+  });
+}
+
 const rateLimiter: RateLimiter = {
-  hit: (key, at) =>
-    new Promise((resolve, reject) => {
-      const id = nextHitId++;
-      pendingHits.set(id, { resolve, reject });
-      send({ type: 'rate-hit', id, key, at });
-    }),
+  hit: (key, at) => askApiThread<RateDecision>((id) => ({ type: 'rate-hit', id, key, at })),
 };
+
+/** The schemas as data, with each declared request-level rule as a question to the API thread. */
+const handlers: RequestSchemas = Object.fromEntries(
+  Object.entries(schemas).map(([name, schema]) => [
+    name,
+    schema.hasRequestRule
+      ? {
+          ...schema,
+          validateFieldsToUpdate: (fieldsToUpdate: Readonly<FieldUpdates>) =>
+            askApiThread<RequestRuleViolation | null>((id) => ({ type: 'rule-check', id, entityType: name, fieldsToUpdate })),
+        }
+      : schema,
+  ]),
+);
 
 const stores = await openCreateStores(config, writeLockBuffer, logger);
 const deps: CreateDeps = {
   jobStore: stores.jobStore,
   queue: stores.queue,
   rateLimiter,
-  handlers: schemas,
+  handlers,
   logger,
   config,
   now: Date.now,
@@ -58,10 +80,12 @@ port.on('message', (message: ToCreateThread) => {
       );
       return;
     case 'rate-decision':
-    case 'rate-failed': {
-      const pending = pendingHits.get(message.id);
-      pendingHits.delete(message.id);
-      if (message.type === 'rate-decision') pending?.resolve(message.decision);
+    case 'rule-result':
+    case 'ask-failed': {
+      const pending = pendingAsks.get(message.id);
+      pendingAsks.delete(message.id);
+      if (message.type === 'rate-decision') pending?.resolve(message.decision as never);
+      else if (message.type === 'rule-result') pending?.resolve(message.violation as never);
       else pending?.reject(fromThreadError(message.error));
       return;
     }
