@@ -38,7 +38,7 @@ export function runWithCrmClient<T>(client: CrmClient, fn: () => Promise<T>): Pr
 /**
  * Base class of every entity handler (see docs/adding-an-entity-type.md).
  *
- * A subclass written as the seed's guide shows implements only `validateEntity` and `updateEntity`;
+ * A subclass written as the spec's extension guide shows implements only `validateEntity` and `updateEntity`;
  * the default `processBatch` calls them per entity. Built-in handlers override `processBatch`
  * to do a few round trips per batch instead. Existence, account scoping and de-duplication are
  * checked by the core before a handler sees an entity.
@@ -82,7 +82,7 @@ export abstract class BaseEntityHandler {
   /** False fails the entity with VALIDATION_FAILED. */
   abstract validateEntity(entityId: string): Promise<boolean>;
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the seed's published signature
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the spec's published signature
   abstract updateEntity(entityId: string, updates: Record<string, any>): Promise<void>;
 
   /**

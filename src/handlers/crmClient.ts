@@ -3,7 +3,7 @@ import type { EntitySnapshot, EntityStore, EntityWriteResult } from '../store/en
 import type { EntityRecord, EntityType, FieldUpdates } from '../types/entities';
 
 /**
- * The seed's per-type method names, typed from `EntityType`: `productExists(id)` and
+ * The spec's per-type method names, typed from `EntityType`: `productExists(id)` and
  * `updateProduct(id, updates)` for 'product', `newEntityExists` and `updateNewEntity` for a member
  * 'newEntity'. A misspelt name (`updateProdcut`) or a type missing from `EntityType` is a compile error.
  */
@@ -22,16 +22,16 @@ function parseSpecName(name: string): { kind: 'exists' | 'update'; entityType: s
 }
 
 /**
- * The seed's `this.crmClient`: the entity store seen from one batch, scoped to its account and
+ * The spec's `this.crmClient`: the entity store seen from one batch, scoped to its account and
  * entity type. A handler cannot reach another account's records through it.
  *
  * Built per batch with the writer stamp of the batch's action: every write through it is
  * conditional ("the action created later wins, per entity"), and the client remembers the ids it
  * wrote (`written`), the ids a newer action had written (`superseded`) and the ids that were no
  * longer in the account (`missing`), so the core can correct what a handler reports for them without the handler
- * knowing about stamps (a handler written as the seed's guide shows only calls `update`).
+ * knowing about stamps (a handler written as the spec's extension guide shows only calls `update`).
  *
- * It also answers the seed's per-type names (`CrmClientSpecMethods`): `<type>Exists` is `exists`
+ * It also answers the spec's per-type names (`CrmClientSpecMethods`): `<type>Exists` is `exists`
  * and `update<Type>` is `update`, for the client's own type. The client is bound to one type, so the
  * name of another type (`updateContact` on a product batch's client) rejects with a PermanentError
  * naming both types rather than reaching another type's records. The generic methods win over a
@@ -115,7 +115,7 @@ class ScopedCrmClient {
   }
 }
 
-/** The client a batch's handler sees as `this.crmClient`: the generic methods plus the seed's per-type names. */
+/** The client a batch's handler sees as `this.crmClient`: the generic methods plus the spec's per-type names. */
 export type CrmClient = ScopedCrmClient & CrmClientSpecMethods;
 
 /** Builds a `CrmClient` (see `ScopedCrmClient`); its per-type names are answered by a Proxy set up in the constructor. */

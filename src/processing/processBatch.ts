@@ -266,7 +266,7 @@ async function decideOutcomes(deps: ProcessingDeps, action: BulkAction, batch: B
  * A position's outcome from the handler's result, corrected by what its writes through the CRM
  * client found: superseded wins over anything the handler said, an entity it wrote is SUCCESS even
  * when the handler then failed it (or returned nothing for it), and a SUCCESS whose write found
- * no entity is NOT_FOUND (a handler written as the seed's guide shows ignores what `update` returns).
+ * no entity is NOT_FOUND (a handler written as the spec's extension guide shows ignores what `update` returns).
  */
 function resultOutcome(p: Position, r: EntityResult | undefined, crm: CrmClient, batch: BatchMessage): Outcome {
   if (crm.superseded.has(p.entityId)) return superseded(p);

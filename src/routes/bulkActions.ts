@@ -22,7 +22,7 @@ export interface BulkActionRoutesOptions {
 }
 
 /**
- * /api/bulk-actions. `POST /:entityType` serves every registered type (the seed's step-4 body),
+ * /api/bulk-actions. `POST /:entityType` serves every registered type (the spec's step-4 body),
  * so a new entity type needs no route code here.
  *
  * A create body stays bytes on this thread: parsing, validating, hashing, planning and storing it

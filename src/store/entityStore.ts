@@ -29,7 +29,7 @@ export interface NewEntity {
 }
 
 /**
- * The CRM's records (the seed's `crmClient` is a view of this scoped to one account and type).
+ * The CRM's records (the spec's `crmClient` is a view of this scoped to one account and type).
  * Adapters: SQLite (one table, JSON documents) and MongoDB (a collection per type, entity id as `_id`).
  * Every call is scoped to an account: an entity of another account is indistinguishable from a missing one.
  * Batch methods take one round trip each, whatever the number of IDs.

@@ -11,7 +11,7 @@ import { makeTestPlatform, type TestPlatform } from '../support/testPlatform';
  * through the environment, as an operator would (README configuration table).
  */
 
-/** A type written as the seed's guide shows: no field schema, so any field name and flat value. */
+/** A type written as the spec's extension guide shows: no field schema, so any field name and flat value. */
 class NoteHandler extends BaseEntityHandler {
   constructor() {
     super('note');

@@ -69,7 +69,7 @@ describe('the per-entity path of a seed-shaped handler', () => {
     async validateEntity(): Promise<boolean> {
       return true;
     }
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the seed's signature
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the spec's signature
     async updateEntity(entityId: string, updates: Record<string, any>): Promise<void> {
       if (entityId === this.failAt) throw new Error('connection reset');
       await this.crmClient.update(entityId, updates);

@@ -4,7 +4,7 @@ import { handlers } from '../../src/handlers/index';
 import { makeTestPlatform, waitForAction, type TestPlatform } from '../support/testPlatform';
 
 /**
- * Written exactly as the seed's guide shows: a constructor, validateEntity and updateEntity.
+ * Written exactly as the spec's extension guide shows: a constructor, validateEntity and updateEntity.
  * No field schema, no batch path.
  */
 class WidgetHandler extends BaseEntityHandler {

@@ -33,7 +33,7 @@ class ScriptedContacts extends ContactHandler {
   }
 }
 
-/** Written as the seed's guide shows (per entity, through `crmClient.update`), with the same hook. */
+/** Written as the spec's extension guide shows (per entity, through `crmClient.update`), with the same hook. */
 class SeedShapedWidgets extends BaseEntityHandler {
   beforeWrite?: (updates: FieldUpdates) => Promise<void>;
 

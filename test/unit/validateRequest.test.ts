@@ -31,7 +31,7 @@ function expectRejected(input: unknown, code: ApiErrorCode, field: string | unde
   return error;
 }
 
-/** A handler written exactly as the seed's guide shows: no field schema, no dedupe key. */
+/** A handler written exactly as the spec's extension guide shows: no field schema, no dedupe key. */
 class NoteHandler extends BaseEntityHandler {
   constructor() {
     super('note');
