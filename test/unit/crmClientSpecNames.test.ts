@@ -10,6 +10,7 @@ import { handlers } from '../../src/handlers/index';
 import { writerStamp } from '../../src/store/entityStore';
 import type { EntityType, FieldUpdates } from '../../src/types/entities';
 import { T0 } from '../support/fixtures';
+import { repoRoot, typecheckWith } from '../support/typecheck';
 
 /**
  * Issue 8: the seed's per-type names (`productExists`, `updateProduct`, the template's
@@ -100,3 +101,39 @@ it('keeps the generic methods, and a misspelt spec name is a compile error', asy
   // Names that are not spec-shaped are simply absent (so e.g. `then` does not make the client thenable).
   expect((crm as unknown as Record<string, unknown>).then).toBeUndefined();
 });
+
+/** The spec's template (its "Adding Support for New Entity Types", step 1), with its example call uncommented. */
+const SPEC_TEMPLATE = `import { BaseEntityHandler } from './BaseEntityHandler';
+
+export class NewEntityHandler extends BaseEntityHandler {
+  constructor() {
+    super('newEntity');
+  }
+
+  async validateEntity(entityId: string): Promise<boolean> {
+    // Add entity-specific validation logic
+    return true;
+  }
+
+  async updateEntity(entityId: string, updates: Record<string, any>): Promise<void> {
+    await this.crmClient.updateNewEntity(entityId, updates);
+  }
+}
+`;
+
+it("type-checks the spec template's this.crmClient.updateNewEntity once its steps 2 and 3 are done", () => {
+  const read = (file: string) => fs.readFileSync(path.join(repoRoot, file), 'utf8');
+  // The spec's step 2 (a registry line) and step 3 (an EntityType member), in memory.
+  const files = {
+    'src/handlers/NewEntityHandler.ts': SPEC_TEMPLATE,
+    'src/handlers/index.ts': `import { NewEntityHandler } from './NewEntityHandler';\n${read('src/handlers/index.ts')}`.replace(
+      /^\} satisfies/m,
+      '  newEntity: new NewEntityHandler(),\n} satisfies',
+    ),
+    'src/types/entities.ts': read('src/types/entities.ts').replace(/(export type EntityType =[^;]*);/, "$1\n  | 'newEntity';"),
+  };
+  expect(typecheckWith(files, ['src/handlers/NewEntityHandler.ts', 'src/handlers/index.ts'])).toEqual([]);
+  // And the check can fail: a name of no EntityType member does not compile.
+  const misspelt = { ...files, 'src/handlers/NewEntityHandler.ts': SPEC_TEMPLATE.replace('updateNewEntity', 'updateNewEntty') };
+  expect(typecheckWith(misspelt, ['src/handlers/NewEntityHandler.ts']).join('\n')).toContain("Property 'updateNewEntty' does not exist");
+}, 60_000);

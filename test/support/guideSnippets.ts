@@ -1,0 +1,56 @@
+import path from 'node:path';
+
+/**
+ * Reading docs/adding-an-entity-type.md as a reader follows it: the code block of a file is the
+ * one whose first line is `// <path>`, and the registry and EntityType snippets are applied to the
+ * real files the way a reader edits them.
+ */
+
+/** The one typescript block of `markdown` whose first line is `// <file>`; throws unless there is exactly one. */
+export function codeBlockOf(markdown: string, file: string): string {
+  const blocks = [...markdown.matchAll(/^```typescript\n([\s\S]*?)^```$/gm)].map((m) => m[1] ?? '');
+  const marked = blocks.filter((code) => code.split('\n', 1)[0]?.trim() === `// ${file}`);
+  if (marked.length !== 1) throw new Error(`expected one typescript block starting with "// ${file}", found ${marked.length}`);
+  return marked[0] as string;
+}
+
+/** `src/handlers/index.ts` after step 2: the snippet's imports added, its `handlers` object in place of the real one. */
+export function withRegistrySnippet(realIndex: string, snippet: string): string {
+  const registry = /^export const handlers = \{[\s\S]*?^\} satisfies [^;\n]*;/m;
+  const shown = mustMatch(snippet, registry, 'the snippet of src/handlers/index.ts');
+  mustMatch(realIndex, registry, 'src/handlers/index.ts');
+  const imports = [...snippet.matchAll(/^import .*;$/gm)].map((m) => m[0]).filter((line) => !realIndex.includes(line));
+  const lastImport = [...realIndex.matchAll(/^import .*;$/gm)].at(-1);
+  if (!lastImport) throw new Error('src/handlers/index.ts has no import line');
+  const at = (lastImport.index ?? 0) + lastImport[0].length;
+  const withImports = [realIndex.slice(0, at), ...imports, realIndex.slice(at + 1)].join('\n');
+  return withImports.replace(registry, () => shown);
+}
+
+/** `src/types/entities.ts` after step 3: the snippet's `EntityType` in place of the real one. */
+export function withEntityTypeSnippet(realEntities: string, snippet: string): string {
+  const declaration = /^export type EntityType =[^;]*;/m;
+  const shown = mustMatch(snippet, declaration, 'the snippet of src/types/entities.ts');
+  mustMatch(realEntities, declaration, 'src/types/entities.ts');
+  return realEntities.replace(declaration, () => shown);
+}
+
+/**
+ * `code`, written for `fromDir`, with its relative imports pointing at the same files from `toDir`
+ * (both absolute), so a copy of a guide's file runs against the real modules, the same instances
+ * the platform uses. `moved` maps a module the guide creates (absolute, no extension) to where its
+ * copy is.
+ */
+export function withImportsFrom(code: string, fromDir: string, toDir: string, moved: Readonly<Record<string, string>> = {}): string {
+  return code.replace(/(from\s+')(\.\.?\/[^']*)(')/g, (_whole, head: string, specifier: string, tail: string) => {
+    const target = path.resolve(fromDir, specifier);
+    const relative = path.relative(toDir, moved[target] ?? target);
+    return head + (relative.startsWith('.') ? relative : `./${relative}`) + tail;
+  });
+}
+
+function mustMatch(text: string, pattern: RegExp, what: string): string {
+  const found = pattern.exec(text)?.[0];
+  if (found === undefined) throw new Error(`${what} has no ${pattern.source}`);
+  return found;
+}
