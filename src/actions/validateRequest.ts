@@ -253,7 +253,7 @@ function checkDeclaredField(handler: RequestSchema, name: string, value: unknown
     const allowed = Object.keys(schema).filter((field) => !schema[field]?.readOnly);
     throw new ApiError('UNKNOWN_UPDATE_FIELD', `${handler.entityType} has no updatable field "${name}"`, { field: path, allowed });
   }
-  if (spec.readOnly) throw new ApiError('READ_ONLY_FIELD', `${name} is read-only`, { field: path });
+  if (spec.readOnly) throw new ApiError('READ_ONLY_FIELD', `${path} is read-only`, { field: path, reason: 'is read-only' });
   // checkFieldValue tests the runtime type of every value it accepts, so an unknown is safe to pass.
   return checkFieldValue(spec, value as FieldValue);
 }

@@ -5,7 +5,7 @@ import { ESLint } from 'eslint';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { BaseEntityHandler } from '../../src/handlers/BaseEntityHandler';
 import { handlers } from '../../src/handlers/index';
-import { codeBlockOf, withEntityTypeSnippet, withImportsFrom, withRegistrySnippet } from '../support/guideSnippets';
+import { codeBlockOf, withEntityTypeSnippet, withImportsFrom, withMakerSnippet, withRegistrySnippet } from '../support/guideSnippets';
 import { makeTestPlatform, waitForAction, type TestPlatform } from '../support/testPlatform';
 import { repoRoot, typecheckWith } from '../support/typecheck';
 
@@ -24,6 +24,7 @@ const handlerCode = codeBlockOf(guide, HANDLER_FILE);
 const registrySnippet = codeBlockOf(guide, 'src/handlers/index.ts');
 const entityTypeSnippet = codeBlockOf(guide, 'src/types/entities.ts');
 const testCode = codeBlockOf(guide, 'test/integration/opportunity.test.ts');
+const makerSnippet = codeBlockOf(guide, 'src/seeding/generateEntities.ts, in MAKERS');
 const realFile = (file: string) => fs.readFileSync(path.join(repoRoot, file), 'utf8');
 /** The files a reader changes or adds, as they are after following the guide. */
 const followed = (): Record<string, string> => ({
@@ -32,6 +33,8 @@ const followed = (): Record<string, string> => ({
   'src/types/entities.ts': withEntityTypeSnippet(realFile('src/types/entities.ts'), entityTypeSnippet),
   // The guide's test of the new type (it also runs, below).
   'test/integration/opportunity.test.ts': testCode,
+  // The optional maker of "Realistic seed data".
+  'src/seeding/generateEntities.ts': withMakerSnippet(realFile('src/seeding/generateEntities.ts'), makerSnippet),
 });
 
 describe('the guide, read as code', () => {

@@ -14,25 +14,39 @@ export function codeBlockOf(markdown: string, file: string): string {
   return marked[0] as string;
 }
 
-/** `src/handlers/index.ts` after step 2: the snippet's imports added, its `handlers` object in place of the real one. */
+/**
+ * `src/handlers/index.ts` after step 2, as a reader edits it: the snippet's imports and registry
+ * entries that the real file lacks are added to it; what the real file has (types added since
+ * the guide was written) stays.
+ */
 export function withRegistrySnippet(realIndex: string, snippet: string): string {
-  const registry = /^export const handlers = \{[\s\S]*?^\} satisfies [^;\n]*;/m;
+  const registry = /^export const handlers = \{([\s\S]*?)^\} satisfies [^;\n]*;/m;
   const shown = mustMatch(snippet, registry, 'the snippet of src/handlers/index.ts');
-  mustMatch(realIndex, registry, 'src/handlers/index.ts');
+  const real = mustMatch(realIndex, registry, 'src/handlers/index.ts');
+  const entry = /^ {2}(\w+): new \w+\(\),$/gm;
+  const realKeys = new Set([...real.matchAll(entry)].map((m) => m[1]));
+  const newEntries = [...shown.matchAll(entry)].filter((m) => !realKeys.has(m[1])).map((m) => m[0]);
+  const closing = real.lastIndexOf('\n}') + 1;
+  const registryAfter = [real.slice(0, closing), ...newEntries.map((line) => `${line}\n`), real.slice(closing)].join('');
+
   const imports = [...snippet.matchAll(/^import .*;$/gm)].map((m) => m[0]).filter((line) => !realIndex.includes(line));
   const lastImport = [...realIndex.matchAll(/^import .*;$/gm)].at(-1);
   if (!lastImport) throw new Error('src/handlers/index.ts has no import line');
   const at = (lastImport.index ?? 0) + lastImport[0].length;
   const withImports = [realIndex.slice(0, at), ...imports, realIndex.slice(at + 1)].join('\n');
-  return withImports.replace(registry, () => shown);
+  return withImports.replace(registry, () => registryAfter);
 }
 
-/** `src/types/entities.ts` after step 3: the snippet's `EntityType` in place of the real one. */
+/** `src/types/entities.ts` after step 3: the snippet's `EntityType` members that the real union lacks, added to it. */
 export function withEntityTypeSnippet(realEntities: string, snippet: string): string {
   const declaration = /^export type EntityType =[^;]*;/m;
+  const member = /\|\s*'([^']+)'/g;
   const shown = mustMatch(snippet, declaration, 'the snippet of src/types/entities.ts');
-  mustMatch(realEntities, declaration, 'src/types/entities.ts');
-  return realEntities.replace(declaration, () => shown);
+  const real = mustMatch(realEntities, declaration, 'src/types/entities.ts');
+  const realMembers = new Set([...real.matchAll(member)].map((m) => m[1]));
+  const added = [...shown.matchAll(member)].map((m) => m[1]).filter((name) => !realMembers.has(name));
+  const after = real.replace(/;$/, added.map((name) => `\n  | '${name}'`).join('') + ';');
+  return realEntities.replace(declaration, () => after);
 }
 
 /**
@@ -47,6 +61,14 @@ export function withImportsFrom(code: string, fromDir: string, toDir: string, mo
     const relative = path.relative(toDir, moved[target] ?? target);
     return head + (relative.startsWith('.') ? relative : `./${relative}`) + tail;
   });
+}
+
+/** `src/seeding/generateEntities.ts` with the guide's maker (its block, first line dropped) added at the end of MAKERS. */
+export function withMakerSnippet(realGenerate: string, snippet: string): string {
+  const makers = /^const MAKERS: [^=]+= \{\n[\s\S]*?^\};/m;
+  const real = mustMatch(realGenerate, makers, 'src/seeding/generateEntities.ts');
+  const maker = snippet.slice(snippet.indexOf('\n') + 1);
+  return realGenerate.replace(makers, () => `${real.slice(0, -2)}\n${maker}};`);
 }
 
 function mustMatch(text: string, pattern: RegExp, what: string): string {
