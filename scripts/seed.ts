@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../src/config';
-import { handlerFor, handlers } from '../src/handlers/index';
+import { assertValidRegistry, handlerFor, handlers } from '../src/handlers/index';
 import { createLogger } from '../src/observability/logger';
 import { openEntityStore } from '../src/platform';
 import { lowerThreadPriority } from '../src/processing/threadPriority';
@@ -134,6 +134,8 @@ async function main(): Promise<number> {
   }
 
   const { accountId, entityType, count, out } = args;
+  // As the server does at start: a handler's malformed declaration must not reach the data.
+  assertValidRegistry(handlers);
   // Background work, like the server's batch workers: a server running beside it answers first.
   lowerThreadPriority(config.backgroundThreadNice, createLogger(config.logLevel));
   const { entityStore: store, close } = await openEntityStore(config);

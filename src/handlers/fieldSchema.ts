@@ -1,4 +1,3 @@
-import { fullFormats } from 'ajv-formats/dist/formats.js';
 import type { FieldValue } from '../types/entities';
 
 /**
@@ -49,17 +48,28 @@ export const DATETIME_FORMAT = 'a date and time with a UTC offset (RFC 3339), e.
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const DEFAULT_MAX_LENGTH = 1000;
 
-// ajv-formats' RFC 3339 checks (a direct dependency, also Fastify's): calendar-valid dates with
-// leap years, hours/minutes/seconds in range, leap seconds at 23:59:60 UTC only, offsets up to ±23:59.
-const isDate = formatCheck('date');
-const isDatetime = formatCheck('date-time');
+const DATE_SHAPE = /^\d{4}-\d{2}-\d{2}$/;
+/**
+ * RFC 3339 section 5.6 date-time, strictly: "T" (or "t", or the space its note allows) between
+ * date and time, seconds required, at most 9 fraction digits, and "Z" or ±HH:MM. Stricter than
+ * the RFC in one way: no leap second (:60), which JavaScript's Date (Date.parse) and most parsers
+ * refuse; a value stored as sent must read back in the client's language.
+ */
+const DATETIME_SHAPE = /^(\d{4}-\d{2}-\d{2})[Tt ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 
-/** ajv-formats types each format loosely (a RegExp, a string or a definition); these two are synchronous validate functions. */
-function formatCheck(name: 'date' | 'date-time'): (value: string) => boolean {
-  const format = fullFormats[name];
-  const validate: unknown = typeof format === 'object' && !(format instanceof RegExp) ? format.validate : undefined;
-  if (typeof validate !== 'function') throw new Error(`ajv-formats has no validate function for ${name}`);
-  return (value) => validate(value) === true;
+/**
+ * A calendar date as YYYY-MM-DD (RFC 3339 full-date), years 0000 to 9999. The calendar is Date's:
+ * Date.parse rolls 2026-02-30 over into March, so the date must read back unchanged.
+ */
+export function isDate(value: string): boolean {
+  if (!DATE_SHAPE.test(value)) return false;
+  const ms = Date.parse(`${value}T00:00:00Z`);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === value;
+}
+
+function isDatetime(value: string): boolean {
+  const date = DATETIME_SHAPE.exec(value)?.[1];
+  return date !== undefined && isDate(date);
 }
 
 /** Why `value` does not fit `spec`, or null when it does. The reason reads after the field's path: "fieldsToUpdate.x <reason>". */
@@ -106,14 +116,28 @@ function checkRange(value: number, min: number | undefined, max: number | undefi
 }
 
 /**
- * Throws an Error naming the type and field for a declaration no value could be checked against
- * sensibly: a pattern without `expected` or with an example it refuses, bounds the wrong way
- * round, an empty enum, a date bound that is not a date. Called for every registered type when a
- * platform is built (src/platform.ts), so a mistake stops the start rather than a request.
+ * Names no update may set, whatever a handler declares: prototype keys (an update object is
+ * spread into stored records), the columns the platform owns, and (see isReservedFieldName)
+ * names a document store would read as an operator or a path.
+ */
+const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype', 'id', '_id', 'accountId', 'createdAt', 'updatedAt']);
+
+/** Whether `name` can never be a field of an update: RESERVED_FIELD_NAMES, or starting with `$`, or containing `.`. */
+export function isReservedFieldName(name: string): boolean {
+  return RESERVED_FIELD_NAMES.has(name) || name.startsWith('$') || name.includes('.');
+}
+
+/**
+ * Throws an Error naming the type and field for a declaration that cannot work: a field name no
+ * update may set, a pattern without `expected`, with the g or y flag (RegExp.test would then
+ * depend on the previous call) or with an example it refuses, bounds that are not finite or the
+ * wrong way round, a negative length or count, an empty enum, a date bound that is not a date.
+ * Called for every registered type when a platform is built and before seeding, so a mistake stops
+ * the start rather than a request.
  */
 export function assertValidSchema(entityType: string, schema: EntitySchema): void {
   for (const [field, spec] of Object.entries(schema)) {
-    const problem = declarationProblem(spec);
+    const problem = isReservedFieldName(field) ? 'this name is reserved: no update could set it (rename the field)' : declarationProblem(spec);
     if (problem !== null) throw new Error(`${entityType}.fields.${field}: ${problem}`);
   }
 }
@@ -121,15 +145,20 @@ export function assertValidSchema(entityType: string, schema: EntitySchema): voi
 function declarationProblem(spec: FieldSpec): string | null {
   switch (spec.type) {
     case 'string':
+      if (!isCount(spec.maxLength)) return 'maxLength must be a non-negative integer';
       if (!spec.pattern) return null;
       if (typeof spec.expected !== 'string' || spec.expected.trim() === '') return 'a pattern needs `expected`: what the field expects, in words, for the 400 message';
+      if (spec.pattern.global || spec.pattern.sticky) return 'a pattern must not have the g or y flag: RegExp.test would carry lastIndex from one value to the next';
       return spec.examples?.find((example) => checkFieldValue({ ...spec, nullable: false }, example) !== null) !== undefined
         ? 'every example must match the pattern and fit maxLength'
         : null;
+    case 'string[]':
+      return isCount(spec.maxLength) && isCount(spec.maxItems) ? null : 'maxLength and maxItems must be non-negative integers';
     case 'enum':
       return spec.values.length === 0 ? 'an enum needs at least one value' : null;
     case 'integer':
     case 'number':
+      if (![spec.min, spec.max].every((bound) => bound === undefined || Number.isFinite(bound))) return 'min and max must be finite numbers';
       return spec.min !== undefined && spec.max !== undefined && spec.min > spec.max ? 'min is above max' : null;
     case 'date':
       for (const bound of [spec.min, spec.max]) {
@@ -139,4 +168,8 @@ function declarationProblem(spec: FieldSpec): string | null {
     default:
       return null;
   }
+}
+
+function isCount(value: number | undefined): boolean {
+  return value === undefined || (Number.isInteger(value) && value >= 0);
 }

@@ -239,9 +239,8 @@ function valueFor(field: string, spec: FieldSpec, rng: Rng, index: number, email
       return TAGS_TWICE.slice(start, start + count).map((tag) => tag.slice(0, spec.maxLength ?? Infinity));
     }
     case 'date': {
-      const first = dayNumber(spec.min ?? DEFAULT_FIRST_DATE);
-      const last = dayNumber(spec.max ?? DEFAULT_LAST_DATE);
-      return last >= first ? new Date((first + rng.int(last - first + 1)) * DAY_MS).toISOString().slice(0, 10) : undefined;
+      const [first, last] = dateBounds(spec.min, spec.max);
+      return new Date((first + rng.int(last - first + 1)) * DAY_MS).toISOString().slice(0, 10);
     }
     case 'datetime': {
       // To the second, in UTC ("Z"): a valid RFC 3339 date-time, as a client would send one.
@@ -256,6 +255,20 @@ const DAY_SECONDS = 86_400;
 const DAY_MS = DAY_SECONDS * 1000;
 const DEFAULT_FIRST_DATE = '2024-01-01';
 const DEFAULT_LAST_DATE = '2027-12-31';
+
+/** Four years, in days: the range of a date field that declares one bound only. */
+const DATE_SPAN_DAYS = 1461;
+
+/**
+ * A date field's range as day numbers: its declared bounds, a missing one DATE_SPAN_DAYS from the
+ * other (within years 0000 to 9999, what YYYY-MM-DD can write), or 2024 to 2027 when it declares none.
+ */
+function dateBounds(min: string | undefined, max: string | undefined): [number, number] {
+  if (min === undefined && max === undefined) return [dayNumber(DEFAULT_FIRST_DATE), dayNumber(DEFAULT_LAST_DATE)];
+  const first = min !== undefined ? dayNumber(min) : Math.max(dayNumber('0000-01-01'), dayNumber(max as string) - DATE_SPAN_DAYS);
+  const last = max !== undefined ? dayNumber(max) : Math.min(dayNumber('9999-12-31'), first + DATE_SPAN_DAYS);
+  return [first, last];
+}
 
 /** Days since 1970-01-01 of a YYYY-MM-DD date (a schema bound, checked at start by assertValidSchema). */
 function dayNumber(date: string): number {

@@ -56,10 +56,13 @@ describe('a datetime field', () => {
     '2026-03-31T14:30:00+02:00',
     '2026-03-31T14:30:00.123-05:30',
     '2026-03-31T23:59:59.999999+14:00',
-    '2016-12-31T23:59:60Z', // a leap second, at 23:59:60 UTC only
     '2026-03-31t14:30:00z', // RFC 3339 5.6 NOTE: T and Z may be lower case
-  ])('accepts %s', (value) => {
+    '2026-03-31 14:30:00Z', // and a space may separate date and time
+    '2026-03-31T14:30:00.123456789Z', // nanoseconds
+    '0000-01-01T00:00:00Z',
+  ])('accepts %s, which Date.parse reads too', (value) => {
     expect(checkFieldValue(datetime, value)).toBeNull();
+    expect(Number.isNaN(Date.parse(value))).toBe(false);
   });
 
   it.each([
@@ -69,7 +72,16 @@ describe('a datetime field', () => {
     ['2026-03-31T24:00:00Z', 'hour 24'],
     ['2026-03-31T14:60:00Z', 'minute 60'],
     ['2026-03-31T14:30:60Z', 'a leap second at any other time'],
+    ['2016-12-31T23:59:60Z', 'even a real leap second: Date.parse and most parsers refuse :60'],
     ['2026-03-31T14:30:00+24:00', 'an offset of 24 hours'],
+    ['2026-03-31T14:30:00+0200', 'an offset without its colon (ISO 8601 basic, not RFC 3339)'],
+    ['2026-03-31T14:30:00+02', 'an offset of hours only'],
+    ['2026-03-31T14:30Z', 'no seconds'],
+    ['2026-03-31\t14:30:00Z', 'a tab between date and time'],
+    ['2026-03-31\n14:30:00Z', 'a newline between date and time'],
+    ['2026-03-31\u00a014:30:00Z', 'a no-break space between date and time'],
+    ['2026-03-31T14:30:00.1234567890Z', 'ten fraction digits'],
+    ['2026-03-31T14:30:00Z\n', 'a trailing newline'],
     ['1711895400000', 'epoch milliseconds'],
   ])('refuses %s (%s), naming the format', (value) => {
     expect(checkFieldValue(datetime, value)).toBe(
@@ -112,6 +124,11 @@ describe('assertValidSchema', () => {
     ['number bounds the wrong way round', { type: 'number', min: 5, max: 1 }, 'min is above max'],
     ['a date bound that is not a date', { type: 'date', min: '2026-02-30' }, 'the bound "2026-02-30" is not a date as YYYY-MM-DD'],
     ['date bounds the wrong way round', { type: 'date', min: '2026-02-01', max: '2026-01-31' }, 'min is after max'],
+    ['a pattern with the g flag', { type: 'string', pattern: /^[A-Z]{3}$/g, expected: 'three capitals' }, 'a pattern must not have the g or y flag'],
+    ['a pattern with the y flag', { type: 'string', pattern: /[A-Z]{3}/y, expected: 'three capitals' }, 'a pattern must not have the g or y flag'],
+    ['a negative maxLength', { type: 'string', maxLength: -1 }, 'maxLength must be a non-negative integer'],
+    ['a fractional maxItems', { type: 'string[]', maxItems: 1.5 }, 'maxLength and maxItems must be non-negative integers'],
+    ['a NaN bound', { type: 'integer', min: Number.NaN }, 'min and max must be finite numbers'],
   ])('refuses %s, naming the type and field', (_case, spec, message) => {
     expect(() => assertValidSchema('opportunity', { amount: spec })).toThrow(`opportunity.fields.amount: ${message}`);
   });
@@ -131,6 +148,24 @@ describe('a platform built with a registry it cannot serve', () => {
     const gadget = new GadgetHandler();
     Object.assign(gadget.fields!, { madeOn: { type: 'date', min: '2026-02-30' } });
     await expect(build({ ...handlers, gadget })).rejects.toThrow('gadget.fields.madeOn: the bound "2026-02-30" is not a date');
+  });
+
+  it('refuses a declared field that no update could set', async () => {
+    const gadget = new GadgetHandler();
+    Object.assign(gadget.fields!, { updatedAt: { type: 'integer' } });
+    await expect(build({ ...handlers, gadget })).rejects.toThrow('gadget.fields.updatedAt: this name is reserved');
+  });
+
+  it('refuses a dedupeKey that is not a declared string field', async () => {
+    for (const dedupeKey of ['emial', 'units']) {
+      const gadget = Object.assign(new GadgetHandler(), { dedupeKey });
+      await expect(build({ ...handlers, gadget })).rejects.toThrow(`gadget.dedupeKey "${dedupeKey}" must be one of its declared string fields`);
+    }
+  });
+
+  it.each(['sales-order', 'Gadget', 'many', '1st'])('refuses the type name %s, which the spec client names cannot be built from', async (name) => {
+    const gadget = Object.assign(new GadgetHandler(), { entityType: name });
+    await expect(build({ ...handlers, [name]: gadget })).rejects.toThrow(`the entity type "${name}" must be a camelCase identifier`);
   });
 
   it('refuses a registry key that differs from its handler\'s entityType', async () => {

@@ -73,6 +73,23 @@ describe('generateEntities', () => {
     for (const entity of entities.slice(0, 20)) expect(entity.data.name).toMatch(/^[A-Z][a-z]+ [A-Z][a-z]+ \d+$/);
   });
 
+  it('fills a date field that declares one bound, however far from today, within its bound', () => {
+    const schema: EntitySchema = {
+      after2030: { type: 'date', min: '2030-01-01' },
+      before2000: { type: 'date', max: '2000-01-01' },
+      lastDay: { type: 'date', min: '9999-12-31' },
+      firstDay: { type: 'date', max: '0000-01-01' },
+    };
+    const entities = generateEntities('calendar', 500, { idPrefix: 'cal-', schema });
+    for (const { data } of entities) {
+      for (const [field, spec] of Object.entries(schema)) expect(checkFieldValue(spec, data[field] as FieldValue), `${field} = ${String(data[field])}`).toBeNull();
+    }
+    expect(new Set(entities.map((e) => e.data.lastDay))).toEqual(new Set(['9999-12-31']));
+    expect(new Set(entities.map((e) => e.data.firstDay))).toEqual(new Set(['0000-01-01']));
+    // Four years' worth of days on the open side, not one.
+    expect(new Set(entities.map((e) => e.data.after2030)).size).toBeGreaterThan(300);
+  });
+
   it('applies duplicateEmailRate to an email field generated from a schema', () => {
     const { fields } = new GadgetHandler();
     const entities = generateEntities('gadget', 5_000, { idPrefix: 'g-', duplicateEmailRate: 0.1, seed: 3, schema: fields })
