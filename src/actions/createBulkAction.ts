@@ -31,8 +31,8 @@ export type CreateResult = { kind: 'created' | 'replayed'; status: number; body:
 const IDEMPOTENCY_KEY = /^[\x20-\x7E]{1,200}$/;
 
 /**
- * The create path (the spec's steps 1 to 3): validate (the request, then the type's request-level
- * rule) -> duplicate detection -> rate limit ->
+ * The create path (the spec's steps 1 to 3): validate -> duplicate detection -> the type's
+ * request-level rule -> rate limit ->
  * job record with its batch plan -> publish the batches.
  *
  * Duplicate detection and the Idempotency-Key lookup happen again inside the insert, so two
@@ -51,7 +51,6 @@ export async function createBulkAction(
     throw new ApiError('INVALID_FIELD', 'Idempotency-Key must be 1 to 200 printable ASCII characters', { field: 'Idempotency-Key' });
   }
   const request = validateCreateRequest(body, deps.handlers, { maxEntityIds: config.maxEntityIds, ...config.inputLimits }, callerAccount);
-  await checkRequestRule(deps.handlers, request);
 
   const now = deps.now();
   const { accountId, entityType, entityIds, fieldsToUpdate } = request;
@@ -64,6 +63,9 @@ export async function createBulkAction(
   // must not use up the account's budget (a client retrying after a timeout would be punished twice).
   const earlier = await jobStore.findExisting(accountId, idempotencyKey, hash, duplicateSince);
   if (earlier) return answerExisting(earlier, hash, config.duplicateWindowSeconds);
+  // After the replay: a retry of an accepted request gets its 202 back even if a rule added
+  // since would refuse it now. Before the rate limit: a refused request uses no budget.
+  await checkRequestRule(deps.handlers, request);
 
   const decision = await deps.rateLimiter.hit(accountId, now);
   if (!decision.allowed) {

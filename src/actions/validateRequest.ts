@@ -1,7 +1,7 @@
 import type { InputLimits } from '../config';
 import { ApiError } from '../errors';
 import { BaseEntityHandler, type RequestRuleViolation } from '../handlers/BaseEntityHandler';
-import { checkFieldValue } from '../handlers/fieldSchema';
+import { checkFieldValue, isReservedFieldName } from '../handlers/fieldSchema';
 import type { HandlerRegistry } from '../handlers/index';
 import type { FieldUpdates, FieldValue } from '../types/entities';
 import { numberProblem, stringProblem } from './exactValues';
@@ -43,18 +43,47 @@ export function requestSchemasOf(handlers: HandlerRegistry): Readonly<Record<str
  * Runs the type's request-level rule (BaseEntityHandler.validateFieldsToUpdate) on a validated
  * request's fields, which it gets as a frozen copy: what is stored is what the client sent.
  * Throws ApiError UPDATE_RULE_VIOLATED (400) for a violation, and an Error (a server error) for
- * an answer that is not one: a handler's mistake must not reach the client as theirs.
+ * an answer that is not one or for anything the rule throws: a handler's mistake must not reach
+ * the client as theirs.
  */
 export async function checkRequestRule(registry: RequestSchemas, request: ValidatedRequest): Promise<void> {
   const schema = Object.hasOwn(registry, request.entityType) ? registry[request.entityType] : undefined;
   if (!schema?.validateFieldsToUpdate) return;
-  const violation = await schema.validateFieldsToUpdate(frozenCopy(request.fieldsToUpdate));
-  if (violation === null) return;
-  const { field, rule, message } = violation ?? {};
-  if (typeof field !== 'string' || typeof rule !== 'string' || typeof message !== 'string') {
-    throw new Error(`${request.entityType}.validateFieldsToUpdate must return null or { field, rule, message } strings; got ${JSON.stringify(violation)}`);
+  let violation: RequestRuleViolation | null;
+  try {
+    violation = await schema.validateFieldsToUpdate(frozenCopy(request.fieldsToUpdate));
+  } catch (thrown) {
+    // A rule reports a violation by returning it; what it throws is the handler's fault, never the
+    // client's, even an ApiError (which would otherwise pick the status).
+    if (thrown instanceof ApiError) throw new Error(`${request.entityType}.validateFieldsToUpdate threw ${thrown.code}: ${thrown.message}`);
+    throw thrown;
   }
+  const checked = violationOf(request.entityType, violation);
+  if (checked === null) return;
+  const { field, rule, message } = checked;
   throw new ApiError('UPDATE_RULE_VIOLATED', message, { field: `fieldsToUpdate.${field}`, rule, reason: message });
+}
+
+/**
+ * A rule's answer as exactly null or `{ field, rule, message }` (a fresh object: nothing else on
+ * it travels on); throws an Error (a server error) for anything else, e.g. undefined from a
+ * missing return in JavaScript.
+ */
+export function violationOf(entityType: string, answer: unknown): RequestRuleViolation | null {
+  if (answer === null) return null;
+  const { field, rule, message } = (typeof answer === 'object' ? answer : {}) as Record<string, unknown>;
+  if (typeof field !== 'string' || typeof rule !== 'string' || typeof message !== 'string') {
+    throw new Error(`${entityType}.validateFieldsToUpdate must return null or { field, rule, message } strings; got ${describe(answer)}`);
+  }
+  return { field, rule, message };
+}
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }
 
 /** A copy of `fields` that throws on any write, lists included: what a request-level rule is given. */
@@ -82,21 +111,6 @@ export interface RequestLimits extends InputLimits {
 const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(['accountId', 'entityType', 'entityIds', 'fieldsToUpdate', 'scheduledAt']);
 const MAX_ACCOUNT_ID_LENGTH = 128;
 
-/**
- * Names no update may set, whatever the handler declares: prototype keys (an update object is
- * spread into stored records), operator-like names a document store would interpret, and the
- * columns the platform owns.
- */
-const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set([
-  '__proto__',
-  'constructor',
-  'prototype',
-  'id',
-  '_id',
-  'accountId',
-  'createdAt',
-  'updatedAt',
-]);
 
 /**
  * Checks a POST /bulk-actions body and returns it typed. Pure; throws the first problem as an
@@ -240,7 +254,7 @@ function checkFieldName(name: string, path: string, maxLength: number): void {
     throw new ApiError('INVALID_FIELD', `Field names must be 1 to ${maxLength} characters`, { field: path, max: maxLength });
   }
   checkString(name, path);
-  if (RESERVED_FIELD_NAMES.has(name) || name.startsWith('$') || name.includes('.')) {
+  if (isReservedFieldName(name)) {
     throw new ApiError('RESERVED_FIELD', `${name} cannot be updated in bulk`, { field: path });
   }
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCreateThread, type CreateThread } from '../../src/actions/createThread/createThread';
 import { buildApp } from '../../src/api/buildApp';
+import { ApiError } from '../../src/errors';
 import { BaseEntityHandler, type RequestRuleViolation } from '../../src/handlers/BaseEntityHandler';
 import type { EntitySchema } from '../../src/handlers/fieldSchema';
 import { handlers, type HandlerRegistry } from '../../src/handlers/index';
@@ -29,10 +30,20 @@ class ShipmentHandler extends BaseEntityHandler {
     super('shipment');
   }
 
+  /** Tests: a carrier the rule refuses from now on, as a rule added by a later deploy would. */
+  refuseCarrier: string | null = null;
+
   override validateFieldsToUpdate(fields: Readonly<FieldUpdates>): RequestRuleViolation | null {
+    if (this.refuseCarrier !== null && fields.carrier === this.refuseCarrier) {
+      return { field: 'carrier', rule: 'carrierRetired', message: `carrier ${this.refuseCarrier} is no longer used` };
+    }
     if (fields.carrier === 'mutate') (fields as FieldUpdates).carrier = 'changed by the rule';
     if (fields.carrier === 'push') (fields.tags as string[]).push('added by the rule');
     if (fields.carrier === 'malformed') return { field: 'carrier' } as RequestRuleViolation;
+    if (fields.carrier === 'api-error') throw new ApiError('ACCOUNT_FORBIDDEN');
+    if (fields.carrier === 'with-a-function') {
+      return { field: 'carrier', rule: 'noFunctions', message: 'carrier is refused', hint: () => 'not clonable' } as RequestRuleViolation;
+    }
     if (fields.status === 'delivered' && typeof fields.deliveredOn !== 'string') {
       return { field: 'deliveredOn', rule: 'deliveredOnRequiredWhenDelivered', message: 'deliveredOn is required when status is delivered' };
     }
@@ -126,11 +137,47 @@ describe.each([
     expect(await listTotal(app)).toBe(0);
   });
 
-  it('treats an answer that is not a violation as a server error, not a 400', async () => {
+  it('treats an answer that is not a violation, or anything thrown, even an ApiError, as a server error', async () => {
     const { app } = await setUp(thread);
-    const res = await createAction(app, shipment({ status: 'packed', carrier: 'malformed' }));
-    expect(res.statusCode).toBe(500);
+    for (const carrier of ['malformed', 'api-error']) {
+      const res = await createAction(app, shipment({ status: 'packed', carrier }));
+      expect(res.statusCode, carrier).toBe(500);
+      expect(res.json().error.code).toBe('INTERNAL');
+    }
     expect(await listTotal(app)).toBe(0);
+  });
+
+  it('answers a violation carrying more than its three parts as the violation', async () => {
+    const { app } = await setUp(thread);
+    const res = await createAction(app, shipment({ status: 'packed', carrier: 'with-a-function' }));
+    expect(expectApiError(res, 400, 'UPDATE_RULE_VIOLATED', 'fieldsToUpdate.carrier')).toEqual({
+      field: 'fieldsToUpdate.carrier',
+      rule: 'noFunctions',
+      reason: 'carrier is refused',
+    });
+  });
+
+  it('replays an accepted request even after a rule that refuses it was added', async () => {
+    const { t, app } = await setUp(thread);
+    await t.platform.entityStore.insertMany('shipment', 'acme', [{ id: 's1', data: {} }, { id: 's2', data: {} }], Date.now());
+    const body = shipment({ status: 'shipped', carrier: 'later-refused' });
+    const first = await createAction(app, body, { 'idempotency-key': 'order-7' });
+    expect(first.statusCode).toBe(202);
+    // A deploy adds a rule that refuses this request; the client's retry of it must get its 202 back.
+    const handler = registry.shipment as ShipmentHandler;
+    handler.refuseCarrier = 'later-refused';
+    try {
+      const retry = await createAction(app, body, { 'idempotency-key': 'order-7' });
+      expect(retry.statusCode).toBe(202);
+      expect(retry.body).toBe(first.body);
+      // Without a key, the same request within the window is the duplicate it is, not a rule's 400.
+      expectApiError(await createAction(app, body), 409, 'DUPLICATE_ACTION', null);
+      // A new request is refused by the rule.
+      expectApiError(await createAction(app, shipment({ status: 'packed', carrier: 'later-refused' })), 400, 'UPDATE_RULE_VIOLATED', 'fieldsToUpdate.carrier');
+    } finally {
+      handler.refuseCarrier = null;
+    }
+    expect(await listTotal(app)).toBe(1);
   });
 });
 

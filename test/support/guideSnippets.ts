@@ -63,12 +63,18 @@ export function withImportsFrom(code: string, fromDir: string, toDir: string, mo
   });
 }
 
-/** `src/seeding/generateEntities.ts` with the guide's maker (its block, first line dropped) added at the end of MAKERS. */
+/**
+ * `src/seeding/generateEntities.ts` with the guide's maker (its block, first line dropped) added at
+ * the end of MAKERS, unless MAKERS has a maker of that name already (the reader's own, which stays).
+ */
 export function withMakerSnippet(realGenerate: string, snippet: string): string {
   const makers = /^const MAKERS: [^=]+= \{\n[\s\S]*?^\};/m;
   const real = mustMatch(realGenerate, makers, 'src/seeding/generateEntities.ts');
   const maker = snippet.slice(snippet.indexOf('\n') + 1);
-  return realGenerate.replace(makers, () => `${real.slice(0, -2)}\n${maker}};`);
+  const name = /^ {2}(\w+)\(/m.exec(maker)?.[1];
+  if (name === undefined) throw new Error('the guide\'s maker snippet has no "  name(" line');
+  if (new RegExp(`^ {2}${name}\\(`, 'm').test(real)) return realGenerate;
+  return realGenerate.replace(makers, () => `${real.slice(0, -2)}${maker}};`);
 }
 
 function mustMatch(text: string, pattern: RegExp, what: string): string {

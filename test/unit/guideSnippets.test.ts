@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withEntityTypeSnippet, withRegistrySnippet } from '../support/guideSnippets';
+import { withEntityTypeSnippet, withMakerSnippet, withRegistrySnippet } from '../support/guideSnippets';
 
 /**
  * The guide's snippets are applied as a reader applies them: by adding their new lines. A type
@@ -62,5 +62,21 @@ describe('withEntityTypeSnippet', () => {
   it('changes nothing once the guide was followed', () => {
     const followed = withEntityTypeSnippet(real, snippet);
     expect(withEntityTypeSnippet(followed, snippet)).toBe(followed);
+  });
+});
+
+describe('withMakerSnippet', () => {
+  const real = "const MAKERS: Readonly<Record<string, DataMaker>> = {\n  contact(rng) {\n    return {};\n  },\n};\n\nconst after = 1;\n";
+  const snippet = '// src/seeding/generateEntities.ts, in MAKERS\n  opportunity(rng, index) {\n    return { index };\n  },\n';
+
+  it('adds the maker at the end of MAKERS', () => {
+    expect(withMakerSnippet(real, snippet)).toBe(
+      "const MAKERS: Readonly<Record<string, DataMaker>> = {\n  contact(rng) {\n    return {};\n  },\n  opportunity(rng, index) {\n    return { index };\n  },\n};\n\nconst after = 1;\n",
+    );
+  });
+
+  it('keeps a maker of that name the reader already has', () => {
+    const followed = withMakerSnippet(real, snippet);
+    expect(withMakerSnippet(followed, snippet)).toBe(followed);
   });
 });

@@ -5,7 +5,7 @@ import { handlerFor } from '../../handlers/index';
 import type { Platform } from '../../platform';
 import type { CreateResult } from '../createBulkAction';
 import type { CreateRunner, RawCreateRequest } from '../createRequest';
-import { frozenCopy, requestSchemasOf } from '../validateRequest';
+import { frozenCopy, requestSchemasOf, violationOf } from '../validateRequest';
 import { fromThreadError, toThreadError, transferable, type CreateThreadData, type FromCreateThread, type ToCreateThread } from './messages';
 
 const THREAD_ENTRY = new URL('./threadEntry.mjs', import.meta.url);
@@ -148,13 +148,14 @@ export async function startCreateThread(
         return;
       case 'rule-check':
         // A few fields, a pure check: cheap enough for this thread, and only it has the handlers.
-        try {
-          const handler = handlerFor(platform.handlers, message.entityType);
-          const violation = handler ? handler.validateFieldsToUpdate(frozenCopy(message.fieldsToUpdate)) : null;
-          post(generation, { type: 'rule-result', id: message.id, violation });
-        } catch (thrown) {
-          post(generation, { type: 'ask-failed', id: message.id, error: toThreadError(thrown) });
-        }
+        // Judged here as checkRequestRule judges it in-process; only its three parts cross (anything
+        // else on it may not be clonable).
+        new Promise<unknown>((resolve) => resolve(handlerFor(platform.handlers, message.entityType)?.validateFieldsToUpdate(frozenCopy(message.fieldsToUpdate)) ?? null))
+          .then((answer) => violationOf(message.entityType, answer))
+          .then(
+            (violation) => post(generation, { type: 'rule-result', id: message.id, violation }),
+            (thrown: unknown) => post(generation, { type: 'ask-failed', id: message.id, error: toThreadError(thrown) }),
+          );
         return;
       case 'stopped':
         return;
