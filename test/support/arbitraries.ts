@@ -130,7 +130,7 @@ function nonNullValue(spec: FieldSpec): fc.Arbitrary<Doc> {
       return fc.integer({ min: day(spec.min ?? '0001-01-01'), max: day(spec.max ?? '9999-12-31') }).map((n) => str(new Date(n * 86_400_000).toISOString().slice(0, 10)));
     }
     case 'datetime': {
-      const offset = fc.constantFrom('Z', 'z', '+00:00', '-05:30', '+14:00', '+0200');
+      const offset = fc.constantFrom('Z', 'z', '+00:00', '-05:30', '+14:00', '-23:59');
       const instant = fc.date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true });
       return fc.tuple(instant, fc.boolean(), offset).map(([at, fraction, zone]) => str(at.toISOString().slice(0, fraction ? 23 : 19) + zone));
     }
