@@ -42,8 +42,8 @@ export interface PatternStringSpec {
 export type EntitySchema = Record<string, FieldSpec>;
 
 /** Names the formats in messages and docs, one place. */
-export const DATE_FORMAT = 'a date as YYYY-MM-DD, e.g. 2026-03-31';
-export const DATETIME_FORMAT = 'a date and time with a UTC offset (RFC 3339), e.g. 2026-03-31T14:30:00Z or 2026-03-31T14:30:00+02:00';
+const DATE_FORMAT = 'a date as YYYY-MM-DD, e.g. 2026-03-31';
+const DATETIME_FORMAT = 'a date and time with a UTC offset (RFC 3339), e.g. 2026-03-31T14:30:00Z or 2026-03-31T14:30:00+02:00';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const DEFAULT_MAX_LENGTH = 1000;
@@ -61,7 +61,7 @@ const DATETIME_SHAPE = /^(\d{4}-\d{2}-\d{2})[Tt ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d
  * A calendar date as YYYY-MM-DD (RFC 3339 full-date), years 0000 to 9999. The calendar is Date's:
  * Date.parse rolls 2026-02-30 over into March, so the date must read back unchanged.
  */
-export function isDate(value: string): boolean {
+function isDate(value: string): boolean {
   if (!DATE_SHAPE.test(value)) return false;
   const ms = Date.parse(`${value}T00:00:00Z`);
   return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === value;

@@ -244,8 +244,8 @@ function valueFor(field: string, spec: FieldSpec, rng: Rng, index: number, email
     }
     case 'datetime': {
       // To the second, in UTC ("Z"): a valid RFC 3339 date-time, as a client would send one.
-      const first = dayNumber(DEFAULT_FIRST_DATE) * DAY_SECONDS;
-      const seconds = first + rng.int((dayNumber(DEFAULT_LAST_DATE) + 1) * DAY_SECONDS - first);
+      const [firstDay, lastDay] = dateBounds(undefined, undefined);
+      const seconds = firstDay * DAY_SECONDS + rng.int((lastDay - firstDay + 1) * DAY_SECONDS);
       return `${new Date(seconds * 1000).toISOString().slice(0, 19)}Z`;
     }
   }
