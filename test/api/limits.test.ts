@@ -1,8 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BaseEntityHandler } from '../../src/handlers/BaseEntityHandler';
 import { handlers, type HandlerRegistry } from '../../src/handlers/index';
-import type { FieldUpdates } from '../../src/types/entities';
-import { createAction, createBody, expectApiError, listTotal, postRaw } from '../support/apiHelpers';
+import { createAction, createBody, expectApiError, listTotal, NoteHandler, postRaw } from '../support/apiHelpers';
 import { makeTestPlatform, type TestPlatform } from '../support/testPlatform';
 
 /**
@@ -11,18 +9,6 @@ import { makeTestPlatform, type TestPlatform } from '../support/testPlatform';
  * through the environment, as an operator would (README configuration table).
  */
 
-/** A type written as the spec's extension guide shows: no field schema, so any field name and flat value. */
-class NoteHandler extends BaseEntityHandler {
-  constructor() {
-    super('note');
-  }
-  async validateEntity(entityId: string): Promise<boolean> {
-    return this.crmClient.exists(entityId);
-  }
-  async updateEntity(entityId: string, updates: FieldUpdates): Promise<void> {
-    await this.crmClient.update(entityId, updates);
-  }
-}
 const registry: HandlerRegistry = { ...handlers, note: new NoteHandler() };
 
 const LIMITS = {

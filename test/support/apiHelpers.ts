@@ -118,6 +118,21 @@ export function expectIsoString(value: unknown): void {
   expect(new Date(value as string).toISOString()).toBe(value);
 }
 
+/** A type written as the spec's extension guide shows: no field schema, no dedupe key, so any field name and flat value. */
+export class NoteHandler extends BaseEntityHandler {
+  constructor() {
+    super('note');
+  }
+
+  async validateEntity(entityId: string): Promise<boolean> {
+    return this.crmClient.exists(entityId);
+  }
+
+  async updateEntity(entityId: string, updates: FieldUpdates): Promise<void> {
+    await this.crmClient.update(entityId, updates);
+  }
+}
+
 /** A type with a read-only field (none of the built-in types declares one). */
 export class TicketHandler extends BaseEntityHandler {
   override readonly fields: EntitySchema = {

@@ -3,10 +3,9 @@ import { firstInexactNumber } from '../../src/actions/exactJson';
 import { numberLiteralProblem } from '../../src/actions/exactValues';
 import { validateCreateRequest } from '../../src/actions/validateRequest';
 import { ApiError, type ApiErrorCode } from '../../src/errors';
-import { BaseEntityHandler } from '../../src/handlers/BaseEntityHandler';
 import type { EntitySchema } from '../../src/handlers/fieldSchema';
 import { handlers, type HandlerRegistry } from '../../src/handlers/index';
-import type { FieldUpdates } from '../../src/types/entities';
+import { NoteHandler } from '../support/apiHelpers';
 
 const limits = { maxEntityIds: 1_000_000, maxEntityIdLength: 256, maxFieldNameLength: 128, maxUpdateFields: 100, maxFieldStringLength: 10_000, maxFieldArrayItems: 1_000 };
 
@@ -31,18 +30,6 @@ function expectRejected(input: unknown, code: ApiErrorCode, field: string | unde
   return error;
 }
 
-/** A handler written exactly as the spec's extension guide shows: no field schema, no dedupe key. */
-class NoteHandler extends BaseEntityHandler {
-  constructor() {
-    super('note');
-  }
-  async validateEntity(entityId: string): Promise<boolean> {
-    return this.crmClient.exists(entityId);
-  }
-  async updateEntity(entityId: string, updates: FieldUpdates): Promise<void> {
-    await this.crmClient.update(entityId, updates);
-  }
-}
 const seedRegistry: HandlerRegistry = { note: new NoteHandler() };
 
 class SchemaNoteHandler extends NoteHandler {
