@@ -3,7 +3,7 @@ import { startCreateThread, type CreateThread } from '../../src/actions/createTh
 import { ApiError } from '../../src/errors';
 import { deleteQueues, dropDatabases } from '../../scripts/realServers';
 import { expectApiError, getJson, listTotal, postRaw, seed } from '../support/apiHelpers';
-import { describeWithServices, services, uniqueName } from '../support/services';
+import { describeWithServices, distributedEnv, services, uniqueName } from '../support/services';
 import { makeTestPlatform, waitForAction, type TestPlatform } from '../support/testPlatform';
 
 /**
@@ -168,14 +168,7 @@ describeWithServices('exact values, distributed', ['mongodb', 'rabbitmq'], () =>
   });
 
   it('refuses NUL and lone surrogates in creates, lookups and filters with 400 (an action id: 404), not 500', async () => {
-    t = opened = await makeTestPlatform({
-      MONGODB_URL: services.mongodbUrl!,
-      RABBITMQ_URL: services.rabbitmqUrl!,
-      MONGODB_DATABASE: database,
-      RABBITMQ_QUEUE: queue,
-      MONGODB_MAX_WRITE_OPS: '40',
-      DUPLICATE_WINDOW_SECONDS: '0',
-    });
+    t = opened = await makeTestPlatform({ ...distributedEnv(database, queue), DUPLICATE_WINDOW_SECONDS: '0' });
     expectApiError(await postRaw(t.app, '/api/bulk-actions', raw('{"status":"customer"}', 'contact', '["c1","c\\u0000"]')), 400, 'INVALID_STRING', 'entityIds[1]');
     expectApiError(await postRaw(t.app, '/api/bulk-actions', raw('{"name":"a\\u0000"}')), 400, 'INVALID_STRING', 'fieldsToUpdate.name');
     expectApiError(await postRaw(t.app, '/api/bulk-actions', raw('{"name":"a\\ud800"}')), 400, 'INVALID_STRING', 'fieldsToUpdate.name');

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deleteQueues, dropDatabases } from '../../scripts/realServers';
 import { findEntities } from '../support/realServers';
 import { freePort, startServer, until as untilDone, type ServerProcess } from '../support/serverProcess';
-import { describeWithServices, services, uniqueName } from '../support/services';
+import { describeWithServices, distributedEnv, services, uniqueName } from '../support/services';
 import { authHeader } from '../support/apiHelpers';
 
 /**
@@ -26,13 +26,8 @@ describeWithServices('distributed mode: an API process and two worker processes'
   let api: ServerProcess;
   const workers: ServerProcess[] = [];
   const env = () => ({
-    MONGODB_URL: services.mongodbUrl!,
-    RABBITMQ_URL: services.rabbitmqUrl!,
+    ...distributedEnv(database, queue),
     RABBITMQ_MANAGEMENT_URL: services.rabbitmqManagementUrl ?? '',
-    MONGODB_DATABASE: database,
-    RABBITMQ_QUEUE: queue,
-    // FerretDB hangs on large unordered write commands (services/ferretdb/README.md).
-    MONGODB_MAX_WRITE_OPS: '40',
     DEMO_DATA: 'false',
     LOG_LEVEL: 'warn',
     BATCH_SIZE: '100',

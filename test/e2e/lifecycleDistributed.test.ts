@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deleteQueues, dropDatabases } from '../../scripts/realServers';
 import { expectActionInvariants } from '../support/faultInvariants';
 import { exitWithin, freePort, startServer, until as untilDone, type ServerProcess } from '../support/serverProcess';
-import { describeWithServices, services, uniqueName } from '../support/services';
+import { describeWithServices, distributedEnv, services, uniqueName } from '../support/services';
 import { authHeader } from '../support/apiHelpers';
 
 /**
@@ -23,11 +23,7 @@ describeWithServices('SIGTERM (distributed): a worker process with a batch that 
   let port: number;
   const processes: ServerProcess[] = [];
   const env = (extra: Record<string, string> = {}) => ({
-    MONGODB_URL: services.mongodbUrl!,
-    RABBITMQ_URL: services.rabbitmqUrl!,
-    MONGODB_DATABASE: database,
-    RABBITMQ_QUEUE: queue,
-    MONGODB_MAX_WRITE_OPS: '40', // FerretDB hangs on large write commands
+    ...distributedEnv(database, queue),
     DEMO_DATA: 'false',
     LOG_LEVEL: 'info',
     BATCH_SIZE: '100',

@@ -2,7 +2,7 @@ import { afterAll, expect, it } from 'vitest';
 import { deleteQueues, dropDatabases } from '../../scripts/realServers';
 import { parsePrometheusText, valueOf } from '../support/prometheusText';
 import { freePort, startServer, until, type ServerProcess } from '../support/serverProcess';
-import { describeWithServices, services, uniqueName } from '../support/services';
+import { describeWithServices, distributedEnv, services, uniqueName } from '../support/services';
 import { authHeader } from '../support/apiHelpers';
 
 /**
@@ -22,8 +22,7 @@ describeWithServices('a worker process with METRICS_PORT', ['mongodb', 'rabbitmq
   it('answers /health, /ready and /metrics on that port, with the outcomes it recorded', async () => {
     const [apiPort, metricsPort] = [await freePort(), await freePort()];
     const env = {
-      MONGODB_URL: services.mongodbUrl!, RABBITMQ_URL: services.rabbitmqUrl!, MONGODB_DATABASE: database, RABBITMQ_QUEUE: queue,
-      MONGODB_MAX_WRITE_OPS: '40', DEMO_DATA: 'false', LOG_LEVEL: 'warn', HOST: '127.0.0.1', BATCH_SIZE: '5',
+      ...distributedEnv(database, queue), DEMO_DATA: 'false', LOG_LEVEL: 'warn', HOST: '127.0.0.1', BATCH_SIZE: '5',
     };
     const api = startServer({ ...env, PORT: String(apiPort) }, ['--role', 'api']);
     const worker = startServer({ ...env, METRICS_PORT: String(metricsPort) }, ['--role', 'worker']);

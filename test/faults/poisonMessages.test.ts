@@ -9,7 +9,7 @@ import { DATABASE_FILE } from '../../src/platform';
 import type { JobStore } from '../../src/store/jobStore';
 import { contacts } from '../support/faultDeployment';
 import { expectAccountUntouched, expectActionInvariants, reportFault } from '../support/faultInvariants';
-import { describeWithServices, services, uniqueName } from '../support/services';
+import { describeWithServices, distributedEnv, services, uniqueName } from '../support/services';
 import { makeTestPlatform, type TestPlatform } from '../support/testPlatform';
 import { waitFor } from '../support/waitFor';
 import { authHeader } from '../support/apiHelpers';
@@ -148,13 +148,7 @@ describe('embedded (the SQLite queue and its dead-letter table)', () => {
 describeWithServices('distributed (RabbitMQ and its dead-letter queue)', ['mongodb', 'rabbitmq'], () => {
   poisonSuite({
     name: 'distributed',
-    env: () => ({
-      MONGODB_URL: services.mongodbUrl!,
-      RABBITMQ_URL: services.rabbitmqUrl!,
-      MONGODB_DATABASE: uniqueName('poison'),
-      RABBITMQ_QUEUE: uniqueName('poison'),
-      MONGODB_MAX_WRITE_OPS: '40',
-    }),
+    env: () => distributedEnv(uniqueName('poison'), uniqueName('poison')),
     injectGarbage: async (_t, env) => {
       const connection = await amqp.connect(env.RABBITMQ_URL!);
       try {

@@ -9,7 +9,7 @@ import { deleteQueues, dropDatabases } from '../../scripts/realServers';
 import { createAction, createBody, expectApiError, testApiKeys } from '../support/apiHelpers';
 import { withTestKey } from '../support/testPlatform';
 import { waitFor } from '../support/waitFor';
-import { describeWithServices, services, uniqueName } from '../support/services';
+import { describeWithServices, distributedEnv, services, uniqueName } from '../support/services';
 
 /**
  * The create thread in distributed mode: its own MongoDB client and RabbitMQ connection store the
@@ -30,15 +30,7 @@ describeWithServices('the create thread in distributed mode', ['mongodb', 'rabbi
   });
 
   it('stores and publishes a create, replays it, refuses a duplicate, and answers a 400 with its field', async () => {
-    const config = loadConfig({
-      MONGODB_URL: services.mongodbUrl,
-      RABBITMQ_URL: services.rabbitmqUrl,
-      MONGODB_DATABASE: database,
-      RABBITMQ_QUEUE: queue,
-      MONGODB_MAX_WRITE_OPS: '40',
-      LOG_LEVEL: 'silent',
-      API_KEYS: testApiKeys(),
-    });
+    const config = loadConfig({ ...distributedEnv(database, queue), LOG_LEVEL: 'silent', API_KEYS: testApiKeys() });
     platform = await buildPlatform(config, { logger: pino({ level: 'silent' }) });
     creates = await startCreateThread(platform, { sweepOutbox: false });
     app = withTestKey(await buildApp(platform, { creates }));

@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config';
 import { handlers } from '../../src/handlers/index';
 import { buildPlatform, type Platform } from '../../src/platform';
 import { deleteQueues, dropDatabases } from '../../scripts/realServers';
-import { describeWithServices, services, uniqueName } from '../support/services';
+import { describeWithServices, distributedEnv, services, uniqueName } from '../support/services';
 
 /** The composition root in distributed mode: what a process has once buildPlatform returns. */
 describeWithServices('buildPlatform in distributed mode', ['mongodb', 'rabbitmq'], () => {
@@ -19,13 +19,7 @@ describeWithServices('buildPlatform in distributed mode', ['mongodb', 'rabbitmq'
   });
 
   it('has created the indexes of every registered entity type at start-up', async () => {
-    const config = loadConfig({
-      MONGODB_URL: services.mongodbUrl,
-      RABBITMQ_URL: services.rabbitmqUrl,
-      MONGODB_DATABASE: database,
-      RABBITMQ_QUEUE: queue,
-      MONGODB_MAX_WRITE_OPS: '40',
-    });
+    const config = loadConfig(distributedEnv(database, queue));
     platform = await buildPlatform(config, { logger: pino({ level: 'silent' }) });
     const client = await MongoClient.connect(services.mongodbUrl!);
     try {

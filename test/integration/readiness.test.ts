@@ -6,7 +6,7 @@ import { buildApp } from '../../src/api/buildApp';
 import { loadConfig } from '../../src/config';
 import { buildPlatform, type Platform } from '../../src/platform';
 import { getJson } from '../support/apiHelpers';
-import { describeWithServices, services, uniqueName } from '../support/services';
+import { describeWithServices, distributedEnv, services, uniqueName } from '../support/services';
 import { hostAndPort, TcpProxy } from '../support/tcpProxy';
 import { waitFor } from '../support/waitFor';
 
@@ -37,13 +37,12 @@ describeWithServices('GET /ready in distributed mode', ['mongodb', 'rabbitmq'], 
     await Promise.all([mongo.open(), rabbit.open()]);
     const rabbitUrl = new URL(services.rabbitmqUrl!);
     rabbitUrl.host = `127.0.0.1:${rabbit.port}`;
-    const config = loadConfig({
-      MONGODB_URL: `mongodb://127.0.0.1:${mongo.port}/?directConnection=true&serverSelectionTimeoutMS=5000`,
-      RABBITMQ_URL: rabbitUrl.toString(),
-      MONGODB_DATABASE: database,
-      RABBITMQ_QUEUE: queue,
-      MONGODB_MAX_WRITE_OPS: '40',
-    });
+    const config = loadConfig(
+      distributedEnv(database, queue, {
+        mongodbUrl: `mongodb://127.0.0.1:${mongo.port}/?directConnection=true&serverSelectionTimeoutMS=5000`,
+        rabbitmqUrl: rabbitUrl.toString(),
+      }),
+    );
     platform = await buildPlatform(config, { logger: pino({ level: 'silent' }) });
     app = await buildApp(platform);
     expect(await ready()).toEqual({ status: 200, body: { status: 'ready', checks: { store: { ok: true }, queue: { ok: true } } } });

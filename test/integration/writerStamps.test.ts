@@ -11,7 +11,7 @@ import { processBatch } from '../../src/processing/processBatch';
 import { writerStamp, type EntitySnapshot } from '../../src/store/entityStore';
 import type { BatchMessage, FieldUpdates } from '../../src/types/entities';
 import { deleteQueues, dropDatabases } from '../../scripts/realServers';
-import { services, uniqueName } from '../support/services';
+import { distributedEnv, services, uniqueName } from '../support/services';
 import { makeTestPlatform } from '../support/testPlatform';
 
 /**
@@ -73,10 +73,7 @@ const MODES: Mode[] = [
     async open(registry, env) {
       const database = uniqueName('stamps');
       const queue = uniqueName('stamps');
-      const config = loadConfig({
-        MONGODB_URL: services.mongodbUrl, RABBITMQ_URL: services.rabbitmqUrl, MONGODB_DATABASE: database, RABBITMQ_QUEUE: queue,
-        MONGODB_MAX_WRITE_OPS: '40', LOG_LEVEL: 'silent', ...env,
-      });
+      const config = loadConfig({ ...distributedEnv(database, queue), LOG_LEVEL: 'silent', ...env });
       const platform = await buildPlatform(config, { logger: pino({ level: 'silent' }), handlers: registry });
       return {
         platform,

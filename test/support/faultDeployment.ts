@@ -8,7 +8,7 @@ import { openEntityStore } from '../../src/platform';
 import { seedEntities } from '../../src/seeding/generateEntities';
 import type { EntityStore } from '../../src/store/entityStore';
 import { freePort, startServer, until, type ServerProcess } from './serverProcess';
-import { uniqueName } from './services';
+import { distributedEnv, uniqueName } from './services';
 import { authHeader } from './apiHelpers';
 
 /**
@@ -74,15 +74,7 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
     ...FAULT_TEST_DEFAULTS,
     PORT: String(port),
     ...(distributed
-      ? {
-          MONGODB_URL: options.mongodbUrl!,
-          RABBITMQ_URL: options.rabbitmqUrl!,
-          RABBITMQ_MANAGEMENT_URL: '',
-          MONGODB_DATABASE: database,
-          RABBITMQ_QUEUE: queue,
-          // FerretDB hangs on update commands of 50 statements or more (services/ferretdb/README.md).
-          MONGODB_MAX_WRITE_OPS: '40',
-        }
+      ? { ...distributedEnv(database, queue, options), RABBITMQ_MANAGEMENT_URL: '' }
       : // Embedded even where the environment names the servers (CI exports their URLs).
         { MONGODB_URL: '', RABBITMQ_URL: '', DATA_DIR: dataDir! }),
     ...options.env,

@@ -45,3 +45,16 @@ export function describeWithServices(name: string, needs: Need[], body: () => vo
 export function uniqueName(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
 }
+
+/**
+ * The settings of a distributed-mode platform in its own database and queue, on the test servers
+ * or on `servers` (a private node, a proxy). MONGODB_MAX_WRITE_OPS 40: FerretDB hangs on write
+ * commands of 50 statements or more (services/ferretdb/README.md).
+ */
+export function distributedEnv(
+  database: string,
+  queue: string,
+  servers: { mongodbUrl?: string; rabbitmqUrl?: string } = services,
+): Record<string, string> {
+  return { MONGODB_URL: servers.mongodbUrl!, RABBITMQ_URL: servers.rabbitmqUrl!, MONGODB_DATABASE: database, RABBITMQ_QUEUE: queue, MONGODB_MAX_WRITE_OPS: '40' };
+}
